@@ -1,0 +1,15 @@
+//! The diffusion layer: tokenizer, text encoding, schedulers, noise and the model parts of a
+//! Stable Diffusion pipeline.
+
+pub mod error;
+pub mod noise;
+pub mod prompt;
+pub mod schedulers;
+pub mod stable_diffusion;
+pub mod text_encoder;
+pub mod tokenizer;
+pub mod unet;
+pub mod vae;
+
+pub use error::{DiffusionError, Result};
+pub use stable_diffusion::StableDiffusion;

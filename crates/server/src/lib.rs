@@ -1,0 +1,15 @@
+//! The HTTP layer of the onnx-web compatible server: configuration, parameter parsing, routes,
+//! the job queue and the output files. Inference lives below, in `onnx-web-pipelines`.
+
+pub mod config;
+pub mod error;
+pub mod jobs;
+pub mod models;
+pub mod naming;
+pub mod outputs;
+pub mod params;
+pub mod responses;
+pub mod routes;
+pub mod state;
+pub mod static_files;
+pub mod worker;

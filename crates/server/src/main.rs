@@ -1,0 +1,112 @@
+//! `onnx-web`: the server binary, and `onnx-web bench`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use onnx_web_engine::{Engine, EngineOptions};
+use onnx_web_pipelines::Pipelines;
+use onnx_web_server::config::ServerConfig;
+use onnx_web_server::jobs::JobQueue;
+use onnx_web_server::outputs::OutputWriter;
+use onnx_web_server::state::AppState;
+use onnx_web_server::worker::PipelineRunner;
+
+mod bench;
+
+#[derive(Parser, Debug)]
+#[command(name = "onnx-web", version, about = "Stable Diffusion server compatible with onnx-web 0.12")]
+struct Cli {
+    #[command(flatten)]
+    server: ServerConfig,
+    #[command(flatten)]
+    engine: EngineArgs,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(clap::Args, Debug, Clone)]
+struct EngineArgs {
+    /// libonnxruntime to load (otherwise ORT_DYLIB_PATH, third_party/onnxruntime, then python3's onnxruntime).
+    #[arg(long, global = true)]
+    ort_lib: Option<std::path::PathBuf>,
+    /// Threads per ONNX Runtime operator; 0 = one per core.
+    #[arg(long, env = "ONNX_WEB_THREADS", default_value_t = 0, global = true)]
+    threads: usize,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Time txt2img on the models folder and print where the time goes.
+    Bench(bench::BenchArgs),
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,ort=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    if let Err(error) = run(cli) {
+        eprintln!("onnx-web: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    cli.server.validate()?;
+    let engine = Engine::new(EngineOptions {
+        library: cli.engine.ort_lib.clone(),
+        intra_threads: cli.engine.threads,
+        cache_limit: cli.server.cache_models.max(1) * 4,
+    })?;
+    let pipelines = Arc::new(Pipelines::new(Arc::clone(&engine)));
+    match cli.command {
+        Some(Command::Bench(args)) => bench::run(&cli.server, &pipelines, args),
+        None => serve(cli.server, pipelines),
+    }
+}
+
+fn serve(config: ServerConfig, pipelines: Arc<Pipelines>) -> anyhow::Result<()> {
+    let devices = pipelines.engine().platforms().to_vec();
+    let queue = JobQueue::new(devices.clone());
+    let writer = OutputWriter::new(config.outputs.clone(), config.server_version.clone());
+    let workers = queue.start_workers(Arc::new(PipelineRunner::new(pipelines, writer)));
+    let state = Arc::new(AppState::new(config.clone(), devices, Arc::clone(&queue))?);
+    let app = onnx_web_server::routes::router(state);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let address: SocketAddr = format!("{}:{}", config.host, config.port)
+            .parse()
+            .or_else(|_| {
+                std::net::ToSocketAddrs::to_socket_addrs(&(config.host.as_str(), config.port))
+                    .ok()
+                    .and_then(|mut a| a.next())
+                    .ok_or(())
+            })
+            .map_err(|_| anyhow::anyhow!("--host {:?} is not an address", config.host))?;
+        let listener = tokio::net::TcpListener::bind(address)
+            .await
+            .with_context(|| format!("listening on {address}"))?;
+        // Scripts and tests read this line to learn the port (`--port 0` picks a free one).
+        println!("onnx-web listening on http://{}", listener.local_addr()?);
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        anyhow::Ok(())
+    })?;
+    queue.shutdown();
+    for worker in workers {
+        let _ = worker.join();
+    }
+    Ok(())
+}

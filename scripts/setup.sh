@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Prepare a fresh clone: python venv for the model generator, libonnxruntime, the CLIP BPE wheel, the tiny
+# test/demo models, and the release build. Idempotent: a second run only checks stamps (well under a second
+# plus the no-op cargo build).
+#
+#   bash scripts/setup.sh
+#
+# Environment:
+#   ONNX_WEB_DEMO_MODELS  models folder to generate into (default: models/ at the repo root)
+#   SETUP_SKIP_BUILD=1    skip `cargo build --release --bin onnx-web`
+#
+# Everything it writes is git-ignored: .venv/, third_party/, models/, target/.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$(pwd)
+
+MSRV=1.92
+OPEN_CLIP_VERSION=3.3.0
+OPEN_CLIP_WHEEL=open_clip_torch-${OPEN_CLIP_VERSION}-py3-none-any.whl
+OPEN_CLIP_SHA256=c549ad5ed6bfc119cc11105033c0a2b9d7a2a4afeb40a58a09aab3da1a0043ce
+ORT_DIR=third_party/onnxruntime
+WHEEL_DIR=third_party/wheels
+VENV=.venv
+GENERATOR=tools/gen_tiny_models.py
+# Pinned generator dependencies (numpy 2.4.x needs python >= 3.11; 2.2.6 is the last release for 3.10).
+# The generated files are byte-identical with either numpy (default_rng's bit stream is stable).
+PY_REQUIREMENTS='numpy==2.4.6; python_version >= "3.11"
+numpy==2.2.6; python_version < "3.11"
+onnx==1.23.2
+protobuf==7.36.2
+ml_dtypes==0.6.0
+typing_extensions==4.16.0'
+
+log() { echo "setup: $*"; }
+die() { echo "setup: error: $*" >&2; exit 1; }
+
+# --- a. tools -----------------------------------------------------------------------------------------------
+if [[ "${SETUP_SKIP_BUILD:-0}" != 1 ]]; then
+  if ! command -v cargo >/dev/null 2>&1; then
+    die "cargo not found. Install Rust (MSRV $MSRV) with rustup:
+    curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --default-toolchain stable
+    . \"\$HOME/.cargo/env\"
+  then run this script again (or set SETUP_SKIP_BUILD=1 to skip the build)."
+  fi
+  rust_version=$(rustc --version 2>/dev/null | awk '{print $2}')
+  if [[ -n "$rust_version" && "$(printf '%s\n%s\n' "$MSRV" "${rust_version%%-*}" | sort -V | head -n1)" != "$MSRV" ]]; then
+    die "rustc $rust_version is older than the MSRV $MSRV; run: rustup update stable"
+  fi
+fi
+
+python_ok() {
+  command -v python3 >/dev/null 2>&1 &&
+    python3 -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 10))' >/dev/null 2>&1
+}
+if ! python_ok; then
+  if [[ $(id -u) == 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    log "installing python3, python3-venv, python3-pip with apt-get"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv python3-pip >/dev/null
+  fi
+  python_ok || die "python3 >= 3.10 with the venv and ensurepip modules is required.
+  Debian/Ubuntu: sudo apt-get install python3 python3-venv python3-pip
+  Fedora: sudo dnf install python3 python3-pip    macOS: brew install python"
+fi
+
+# --- b. python venv with pinned numpy + onnx ---------------------------------------------------------------
+py=$VENV/bin/python
+if [[ -d $VENV ]] && ! "$py" -c '' >/dev/null 2>&1; then
+  log "$VENV is broken (python moved?), recreating it"
+  rm -rf "$VENV"
+fi
+if [[ ! -d $VENV ]]; then
+  log "creating $VENV"
+  python3 -m venv "$VENV"
+fi
+stamp="$("$py" -c 'import sys; print(sys.version)')
+$PY_REQUIREMENTS"
+if [[ "$(cat "$VENV/.setup-requirements.stamp" 2>/dev/null)" != "$stamp" ]]; then
+  log "installing generator dependencies into $VENV (numpy, onnx)"
+  rm -f "$VENV/.setup-requirements.stamp"
+  printf '%s\n' "$PY_REQUIREMENTS" >"$VENV/setup-requirements.txt"
+  "$py" -m pip install --quiet --disable-pip-version-check -r "$VENV/setup-requirements.txt"
+  printf '%s' "$stamp" >"$VENV/.setup-requirements.stamp"
+fi
+
+# --- c. libonnxruntime ---------------------------------------------------------------------------------------
+if [[ ! -e $ORT_DIR/libonnxruntime.so ]]; then
+  log "fetching libonnxruntime into $ORT_DIR"
+  PYTHON=$root/$py tools/fetch-onnxruntime.sh "$ORT_DIR"
+fi
+
+# --- d. open-clip-torch wheel (CLIP BPE vocabulary for the tokenizer) ---------------------------------------
+if [[ ! -f $WHEEL_DIR/$OPEN_CLIP_WHEEL ]]; then
+  log "downloading open-clip-torch $OPEN_CLIP_VERSION wheel into $WHEEL_DIR"
+  mkdir -p "$WHEEL_DIR"
+  rm -rf "$WHEEL_DIR"/.download.*
+  dl=$(mktemp -d "$WHEEL_DIR/.download.XXXXXX")
+  trap 'rm -rf "$dl"' EXIT
+  "$py" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
+    -d "$dl" "open-clip-torch==$OPEN_CLIP_VERSION"
+  sum=$("$py" -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' \
+    "$dl/$OPEN_CLIP_WHEEL")
+  [[ $sum == "$OPEN_CLIP_SHA256" ]] || die "$OPEN_CLIP_WHEEL: sha256 $sum, expected $OPEN_CLIP_SHA256"
+  mv "$dl/$OPEN_CLIP_WHEEL" "$WHEEL_DIR/$OPEN_CLIP_WHEEL"
+  rm -rf "$dl"
+  trap - EXIT
+fi
+
+# --- e. tiny models ------------------------------------------------------------------------------------------
+models=${ONNX_WEB_DEMO_MODELS:-models}
+gen_version=$(sed -n 's/^GENERATOR_VERSION = "\(.*\)"$/\1/p' "$GENERATOR")
+[[ -n $gen_version ]] || die "no GENERATOR_VERSION line in $GENERATOR"
+
+# $models/.generator-files lists every generated file (relative to $models); all of them must be there.
+models_current() {
+  [[ "$(cat "$models/.generator-version" 2>/dev/null)" == "$gen_version" && -s "$models/.generator-files" ]] || return 1
+  local file
+  while IFS= read -r file; do
+    [[ -f "$models/$file" ]] || return 1
+  done <"$models/.generator-files"
+}
+
+if ! models_current; then
+  log "generating tiny models (generator $gen_version) into $models"
+  mkdir -p "$models"
+  rm -rf "$models"/.setup-generate.*  # left over from a killed run
+  tmp=$(mktemp -d "$models/.setup-generate.XXXXXX")  # inside $models, so the moves below are renames
+  trap 'rm -rf "$tmp"' EXIT
+  "$py" "$GENERATOR" --quiet --out "$tmp/new" --clip-bpe "$WHEEL_DIR/$OPEN_CLIP_WHEEL"
+
+  mapfile -t files < <(cd "$tmp/new" && find . -type f ! -path ./.generator-version | sed 's|^\./||' | LC_ALL=C sort)
+  declare -A generated=()
+  for file in "${files[@]}"; do generated[$file]=1; done
+  # Units replaced as a whole: top-level files, pipeline folders (with model_index.json), and single files inside
+  # the shared category folders (lora/, inversion/, wildcard/), where users keep their own files too.
+  units=()
+  for path in "$tmp/new"/*; do
+    name=${path##*/}
+    if [[ -d $path && ! -f $path/model_index.json ]]; then
+      for file in "$path"/*; do units+=("$name/${file##*/}"); done
+    else
+      units+=("$name")
+    fi
+  done
+
+  # The stamp goes first and comes back last, so an interrupted run regenerates next time.
+  rm -f "$models/.generator-version"
+  stash() {  # move a generated entry out of the way; $tmp is deleted at the end
+    mkdir -p "$(dirname "$tmp/old/$1")"
+    mv "$models/$1" "$tmp/old/$1"
+  }
+  if [[ -f "$models/.generator-files" ]]; then  # files an older generator wrote but this one does not
+    while IFS= read -r file; do
+      [[ -n $file && $file != *..* && $file != /* && -z ${generated[$file]:-} && -f "$models/$file" ]] || continue
+      stash "$file"
+      dir=$(dirname "$file")
+      [[ $dir == . ]] || (cd "$models" && rmdir -p --ignore-fail-on-non-empty "$dir")
+    done <"$models/.generator-files"
+  fi
+  for unit in "${units[@]}"; do
+    if [[ $unit == extras.json && -f $models/extras.json ]] && ! cmp -s "$models/extras.json" "$tmp/new/extras.json"; then
+      log "keeping the previous $models/extras.json as extras.json.bak"
+      cp -p "$models/extras.json" "$models/extras.json.bak"
+    fi
+    mkdir -p "$(dirname "$models/$unit")"
+    if [[ -e "$models/$unit" || -L "$models/$unit" ]]; then stash "$unit"; fi
+    mv "$tmp/new/$unit" "$models/$unit"
+  done
+  printf '%s\n' "${files[@]}" >"$models/.generator-files"
+  mv "$tmp/new/.generator-version" "$models/.generator-version"
+  rm -rf "$tmp"
+  trap - EXIT
+fi
+
+# --- f. build ------------------------------------------------------------------------------------------------
+if [[ "${SETUP_SKIP_BUILD:-0}" == 1 ]]; then
+  log "skipping cargo build (SETUP_SKIP_BUILD=1)"
+else
+  log "cargo build --release --bin onnx-web"
+  cargo build --release --bin onnx-web
+fi
+
+log "done. ORT_DYLIB_PATH=$root/$ORT_DIR/libonnxruntime.so, models in $models"
