@@ -17,7 +17,10 @@ pub enum DiffusionError {
 pub type Result<T, E = DiffusionError> = std::result::Result<T, E>;
 
 /// An error about a model's interface (unexpected inputs, outputs or shapes).
-pub(crate) fn model_error(model: &onnx_web_engine::Model, message: impl Into<String>) -> DiffusionError {
+pub(crate) fn model_error(
+    model: &onnx_web_engine::Model,
+    message: impl Into<String>,
+) -> DiffusionError {
     DiffusionError::Model {
         model: model.label(),
         message: message.into(),

@@ -44,7 +44,10 @@ impl StableDiffusion {
             }
             Ok(engine.load(&path, platform)?)
         };
-        let scheduler_config = SchedulerConfig::from_file(&dir.join("scheduler/scheduler_config.json"))?;
+        // diffusers' SD pipelines force steps_offset 1 and clip_sample off on every scheduler.
+        let scheduler_config =
+            SchedulerConfig::from_file(&dir.join("scheduler/scheduler_config.json"))?
+                .with_sd_pipeline_fixups();
         Ok(Self {
             tokenizer,
             text_encoder: TextEncoder::new(load("text_encoder")?)?,

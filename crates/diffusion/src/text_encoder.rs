@@ -51,15 +51,22 @@ impl TextEncoder {
         let shape = [batch, sequence];
         let read = |outputs: &onnx_web_engine::ort::session::SessionOutputs<'_>| {
             let (dims, data) = outputs[0].try_extract_tensor::<f32>()?;
-            Ok((dims.iter().map(|&d| d as usize).collect::<Vec<_>>(), data.to_vec()))
+            Ok((
+                dims.iter().map(|&d| d as usize).collect::<Vec<_>>(),
+                data.to_vec(),
+            ))
         };
         let (dims, data) = if self.ids_are_int64 {
-            let input = TensorRef::from_array_view((shape, ids)).map_err(|e| model_error(&self.model, e.to_string()))?;
-            self.model.run(onnx_web_engine::ort::inputs!["input_ids" => input], read)?
+            let input = TensorRef::from_array_view((shape, ids))
+                .map_err(|e| model_error(&self.model, e.to_string()))?;
+            self.model
+                .run(onnx_web_engine::ort::inputs!["input_ids" => input], read)?
         } else {
             let ids32: Vec<i32> = ids.iter().map(|&i| i as i32).collect();
-            let input = TensorRef::from_array_view((shape, &ids32[..])).map_err(|e| model_error(&self.model, e.to_string()))?;
-            self.model.run(onnx_web_engine::ort::inputs!["input_ids" => input], read)?
+            let input = TensorRef::from_array_view((shape, &ids32[..]))
+                .map_err(|e| model_error(&self.model, e.to_string()))?;
+            self.model
+                .run(onnx_web_engine::ort::inputs!["input_ids" => input], read)?
         };
         match dims[..] {
             [b, s, d] if b == batch && s == sequence => Ok(Embeddings {

@@ -53,7 +53,10 @@ impl VaeDecoder {
         if images.len() != image_shape.iter().product::<usize>() {
             return Err(model_error(
                 &self.model,
-                format!("decoded {} values, which is not a batch of images {image_shape:?}", images.len()),
+                format!(
+                    "decoded {} values, which is not a batch of images {image_shape:?}",
+                    images.len()
+                ),
             ));
         }
         Ok((images, image_shape))

@@ -67,9 +67,9 @@ impl Engine {
             .map_err(|e| load_error(e.to_string()))?;
         let platforms = platform::detect(&env);
         tracing::info!(
-            "ONNX Runtime {} from {}; platforms: {}",
-            ort::info(),
+            "ONNX Runtime from {} ({}); platforms: {}",
             library.display(),
+            ort::info(),
             platforms.join(", ")
         );
         Ok(Arc::new(Self {

@@ -82,7 +82,12 @@ pub fn run(
     )?;
     scheduler.set_timesteps(params.steps.max(1) as usize, None);
 
-    let latent_shape = [batch, 4, (size.height / 8) as usize, (size.width / 8) as usize];
+    let latent_shape = [
+        batch,
+        4,
+        (size.height / 8) as usize,
+        (size.width / 8) as usize,
+    ];
     let latent_len: usize = latent_shape.iter().product();
     let mut latents = vec![0f32; latent_len];
     SeededNoise::new(u64::from(params.seed)).fill_standard_normal(&mut latents);
@@ -95,7 +100,12 @@ pub fn run(
     let mut prediction = vec![0f32; rows * latent_len];
     let mut guided = vec![0f32; latent_len];
     let mut step_noise = SeededNoise::new(scheduler_noise_seed(params.seed));
-    let unet_shape = [rows * batch, latent_shape[1], latent_shape[2], latent_shape[3]];
+    let unet_shape = [
+        rows * batch,
+        latent_shape[1],
+        latent_shape[2],
+        latent_shape[3],
+    ];
     let cfg = params.cfg;
 
     let loop_started = Instant::now();
@@ -137,7 +147,11 @@ pub fn run(
     let stats = RunStats {
         total: started.elapsed(),
         in_runtime: models.time_in_runtime().saturating_sub(runtime_before),
-        in_unet: models.unet.model().time_in_run().saturating_sub(unet_before),
+        in_unet: models
+            .unet
+            .model()
+            .time_in_run()
+            .saturating_sub(unet_before),
         denoise_loop,
         unet_calls: timesteps.len() as u32,
     };

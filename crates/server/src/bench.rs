@@ -67,7 +67,14 @@ pub fn run(config: &ServerConfig, pipelines: &Pipelines, args: BenchArgs) -> any
     );
     println!(
         "{:<28} {:>9} {:>10} {:>12} {:>12} {:>12} {:>14} {:>10}",
-        "model", "size", "load ms", "request ms", "in ORT ms", "UNet ms/step", "overhead/step", "overhead %"
+        "model",
+        "size",
+        "load ms",
+        "request ms",
+        "in ORT ms",
+        "UNet ms/step",
+        "overhead/step",
+        "overhead %"
     );
     for name in &models {
         let dir: PathBuf = config.models.join(name);

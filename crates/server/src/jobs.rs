@@ -93,7 +93,10 @@ pub struct JobQueue {
 impl JobQueue {
     /// A queue with one worker slot per device name (e.g. `["cpu"]`).
     pub fn new(devices: Vec<String>) -> Arc<Self> {
-        assert!(!devices.is_empty(), "the job queue needs at least one device");
+        assert!(
+            !devices.is_empty(),
+            "the job queue needs at least one device"
+        );
         let jobs_started = devices.iter().map(|_| Default::default()).collect();
         Arc::new(Self {
             devices,

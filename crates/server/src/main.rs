@@ -16,7 +16,11 @@ use onnx_web_server::worker::PipelineRunner;
 mod bench;
 
 #[derive(Parser, Debug)]
-#[command(name = "onnx-web", version, about = "Stable Diffusion server compatible with onnx-web 0.12")]
+#[command(
+    name = "onnx-web",
+    version,
+    about = "Stable Diffusion server compatible with onnx-web 0.12"
+)]
 struct Cli {
     #[command(flatten)]
     server: ServerConfig,

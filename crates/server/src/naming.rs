@@ -61,7 +61,9 @@ pub fn output_hash(fields: &NameFields<'_>) -> String {
         HashParam::Str(fields.pipeline),
         HashParam::Str(fields.scheduler),
         HashParam::Str(fields.prompt),
-        fields.negative_prompt.map_or(HashParam::None, HashParam::Str),
+        fields
+            .negative_prompt
+            .map_or(HashParam::None, HashParam::Str),
         HashParam::Float(fields.cfg),
         HashParam::Int(fields.seed),
         HashParam::Int(fields.steps),
@@ -85,7 +87,12 @@ pub fn make_output_names(
 ) -> Vec<String> {
     let hash = output_hash(fields);
     (0..count.max(1))
-        .map(|i| format!("{}_{}_{hash}_{unix_time}_{i}.{format}", fields.mode, fields.seed))
+        .map(|i| {
+            format!(
+                "{}_{}_{hash}_{unix_time}_{i}.{format}",
+                fields.mode, fields.seed
+            )
+        })
         .collect()
 }
 
@@ -161,7 +168,10 @@ mod tests {
 
     #[test]
     fn sanitize_keeps_safe_characters() {
-        assert_eq!(sanitize_name("txt2img_1_ab_2_0.png"), "txt2img_1_ab_2_0.png");
+        assert_eq!(
+            sanitize_name("txt2img_1_ab_2_0.png"),
+            "txt2img_1_ab_2_0.png"
+        );
         assert_eq!(sanitize_name("../../etc/passwd"), "....etcpasswd");
         assert_eq!(sanitize_name("a b/c\\d%2F\0e"), "abcd2Fe");
         assert_eq!(sanitize_name(""), "");

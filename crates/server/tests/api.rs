@@ -17,43 +17,117 @@ fn settings_endpoints_answer_with_onnx_web_shapes() {
         .iter()
         .map(|r| r["path"].as_str().unwrap())
         .collect();
-    for path in ["/api/txt2img", "/api/ready", "/api/cancel", "/api/settings/models", "/output/:filename"] {
+    for path in [
+        "/api/txt2img",
+        "/api/ready",
+        "/api/cancel",
+        "/api/settings/models",
+        "/output/:filename",
+    ] {
         assert!(paths.contains(&path), "{path} missing from {paths:?}");
     }
 
     let models = server.get_json("/api/settings/models");
     let diffusion = models["diffusion"].as_array().unwrap();
-    assert!(diffusion.contains(&json!("diffusion-tiny-demo")), "{models}");
-    assert!(diffusion.contains(&json!("diffusion-tiny-int64")), "{models}");
-    assert!(models["upscaling"].as_array().unwrap().contains(&json!("upscaling-tiny-x4")));
-    assert!(models["correction"].as_array().unwrap().contains(&json!("correction-tiny-face")));
+    assert!(
+        diffusion.contains(&json!("diffusion-tiny-demo")),
+        "{models}"
+    );
+    assert!(
+        diffusion.contains(&json!("diffusion-tiny-int64")),
+        "{models}"
+    );
+    assert!(models["upscaling"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("upscaling-tiny-x4")));
+    assert!(models["correction"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("correction-tiny-face")));
     let networks = models["networks"].as_array().unwrap();
-    assert!(networks.contains(&json!({"name": "tiny-inversion", "tokens": [], "type": "inversion"}))
-        || networks.iter().any(|n| n["name"] == "tiny-inversion" && n["type"] == "inversion"), "{models}");
-    assert!(networks.iter().any(|n| n["name"] == "tiny-lora" && n["type"] == "lora"), "{models}");
+    assert!(
+        networks.contains(&json!({"name": "tiny-inversion", "tokens": [], "type": "inversion"}))
+            || networks
+                .iter()
+                .any(|n| n["name"] == "tiny-inversion" && n["type"] == "inversion"),
+        "{models}"
+    );
+    assert!(
+        networks
+            .iter()
+            .any(|n| n["name"] == "tiny-lora" && n["type"] == "lora"),
+        "{models}"
+    );
 
     let params = server.get_json("/api/settings/params");
     assert_eq!(params["version"], "0.12.0");
-    for key in ["batch", "cfg", "steps", "width", "height", "seed", "scheduler", "model", "unet_tile", "highresMethod"] {
-        assert!(params[key].get("default").is_some(), "params.{key} has no default: {params}");
+    for key in [
+        "batch",
+        "cfg",
+        "steps",
+        "width",
+        "height",
+        "seed",
+        "scheduler",
+        "model",
+        "unet_tile",
+        "highresMethod",
+    ] {
+        assert!(
+            params[key].get("default").is_some(),
+            "params.{key} has no default: {params}"
+        );
     }
-    assert_eq!(params["steps"], json!({"default": 25, "min": 1, "max": 300, "step": 1}));
+    assert_eq!(
+        params["steps"],
+        json!({"default": 25, "min": 1, "max": 300, "step": 1})
+    );
 
-    assert_eq!(server.get_json("/api/settings/platforms"), json!(["any", "cpu"]));
+    assert_eq!(
+        server.get_json("/api/settings/platforms"),
+        json!(["any", "cpu"])
+    );
     let schedulers = server.get_json("/api/settings/schedulers");
     for name in ["ddim", "euler", "euler-a", "pndm"] {
-        assert!(schedulers.as_array().unwrap().contains(&json!(name)), "{schedulers}");
+        assert!(
+            schedulers.as_array().unwrap().contains(&json!(name)),
+            "{schedulers}"
+        );
     }
-    assert_eq!(server.get_json("/api/settings/masks"), json!(["none", "gaussian-multiply", "gaussian-screen"]));
+    assert_eq!(
+        server.get_json("/api/settings/masks"),
+        json!(["none", "gaussian-multiply", "gaussian-screen"])
+    );
     assert_eq!(
         server.get_json("/api/settings/noises"),
-        json!(["fill-edge", "fill-mask", "gaussian", "histogram", "normal", "uniform"])
+        json!([
+            "fill-edge",
+            "fill-mask",
+            "gaussian",
+            "histogram",
+            "normal",
+            "uniform"
+        ])
     );
     let filters = server.get_json("/api/settings/filters");
-    assert_eq!(filters["mask"], json!(["none", "gaussian-multiply", "gaussian-screen"]));
-    assert!(filters["source"].as_array().unwrap().contains(&json!("none")));
-    assert!(server.get_json("/api/settings/pipelines").as_array().unwrap().contains(&json!("txt2img")));
-    assert_eq!(server.get_json("/api/settings/wildcards"), json!(["colors"]));
+    assert_eq!(
+        filters["mask"],
+        json!(["none", "gaussian-multiply", "gaussian-screen"])
+    );
+    assert!(filters["source"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("none")));
+    assert!(server
+        .get_json("/api/settings/pipelines")
+        .as_array()
+        .unwrap()
+        .contains(&json!("txt2img")));
+    assert_eq!(
+        server.get_json("/api/settings/wildcards"),
+        json!(["colors"])
+    );
     let strings = server.get_json("/api/settings/strings");
     assert_eq!(
         strings["en"]["translation"]["model"]["diffusion-tiny-demo"],
@@ -62,12 +136,21 @@ fn settings_endpoints_answer_with_onnx_web_shapes() {
 }
 
 fn assert_bad_request(server: &TestServer, method: reqwest::Method, path: &str, field: &str) {
-    let response = server.client.request(method, server.url(path)).send().unwrap();
+    let response = server
+        .client
+        .request(method, server.url(path))
+        .send()
+        .unwrap();
     let status = response.status();
     let body: Value = response.json().unwrap_or(Value::Null);
     assert_eq!(status, 400, "{path}: {body}");
-    let error = body["error"].as_str().unwrap_or_else(|| panic!("{path}: no error in {body}"));
-    assert!(error.contains(field), "{path}: error {error:?} does not name {field}");
+    let error = body["error"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{path}: no error in {body}"));
+    assert!(
+        error.contains(field),
+        "{path}: error {error:?} does not name {field}"
+    );
 }
 
 #[test]
@@ -95,7 +178,10 @@ fn bad_input_gets_a_400_json_error_naming_the_field() {
     assert_bad_request(&server, reqwest::Method::GET, "/api/ready", "output");
     assert_bad_request(&server, reqwest::Method::PUT, "/api/cancel", "output");
     // The server is still up and nothing was queued.
-    assert_eq!(server.get_json("/api/settings/platforms"), json!(["any", "cpu"]));
+    assert_eq!(
+        server.get_json("/api/settings/platforms"),
+        json!(["any", "cpu"])
+    );
     assert_eq!(std::fs::read_dir(server.outputs.path()).unwrap().count(), 0);
 }
 
@@ -154,7 +240,12 @@ fn paths_never_leave_the_output_and_bundle_folders() {
             "{path}: {}",
             response.lines().next().unwrap_or("")
         );
-        assert!(!response.contains("secret") && !response.contains("[workspace]") && !response.contains("root:"), "{path} leaked a file");
+        assert!(
+            !response.contains("secret")
+                && !response.contains("[workspace]")
+                && !response.contains("root:"),
+            "{path} leaked a file"
+        );
     }
     // The bundle folder itself is served.
     assert_eq!(server.get("/").status(), 200);
@@ -165,7 +256,11 @@ fn raw_get(base: &str, path: &str) -> String {
     use std::io::{Read, Write};
     let address = base.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(address).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n").unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).unwrap();
     response

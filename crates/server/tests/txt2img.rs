@@ -18,18 +18,55 @@ fn txt2img_answers_with_the_job_then_serves_a_png_of_the_asked_size() {
     let job = server.txt2img("prompt=a+red+cube&steps=4&width=64&height=64&seed=42");
 
     // onnx-web's job description, key for key.
-    let mut keys: Vec<&str> = job.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut keys: Vec<&str> = job
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     keys.sort();
-    assert_eq!(keys, ["highres", "input_size", "outputs", "params", "size", "upscale"]);
+    assert_eq!(
+        keys,
+        [
+            "highres",
+            "input_size",
+            "outputs",
+            "params",
+            "size",
+            "upscale"
+        ]
+    );
     let params = &job["params"];
-    let mut param_keys: Vec<&str> = params.as_object().unwrap().keys().map(String::as_str).collect();
+    let mut param_keys: Vec<&str> = params
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
     param_keys.sort();
     assert_eq!(
         param_keys,
         [
-            "batch", "cfg", "control", "denoise", "eta", "input_negative_prompt", "input_prompt",
-            "loopback", "model", "negative_prompt", "pipeline", "prompt", "scheduler", "seed", "steps",
-            "tiled_vae", "unet_overlap", "unet_tile", "vae_overlap", "vae_tile"
+            "batch",
+            "cfg",
+            "control",
+            "denoise",
+            "eta",
+            "input_negative_prompt",
+            "input_prompt",
+            "loopback",
+            "model",
+            "negative_prompt",
+            "pipeline",
+            "prompt",
+            "scheduler",
+            "seed",
+            "steps",
+            "tiled_vae",
+            "unet_overlap",
+            "unet_tile",
+            "vae_overlap",
+            "vae_tile"
         ]
     );
     assert_eq!(params["seed"], 42);
@@ -37,11 +74,17 @@ fn txt2img_answers_with_the_job_then_serves_a_png_of_the_asked_size() {
     assert_eq!(params["prompt"], "a red cube");
     assert_eq!(params["negative_prompt"], Value::Null);
     assert_eq!(job["size"], serde_json::json!({"width": 64, "height": 64}));
-    assert_eq!(job["input_size"], serde_json::json!({"width": 64, "height": 64}));
+    assert_eq!(
+        job["input_size"],
+        serde_json::json!({"width": 64, "height": 64})
+    );
     let outputs = job["outputs"].as_array().unwrap();
     assert_eq!(outputs.len(), 1);
     let name = outputs[0].as_str().unwrap();
-    assert!(name.starts_with("txt2img_42_") && name.ends_with("_0.png"), "{name}");
+    assert!(
+        name.starts_with("txt2img_42_") && name.ends_with("_0.png"),
+        "{name}"
+    );
 
     let seen = server.wait(name);
     let last = seen.last().unwrap();
@@ -63,7 +106,10 @@ fn txt2img_answers_with_the_job_then_serves_a_png_of_the_asked_size() {
     assert_eq!(image.dimensions(), (64, 64));
     // Random weights still make a picture, not a flat colour.
     let first = image.get_pixel(0, 0);
-    assert!(image.pixels().any(|p| p != first), "image is one flat colour");
+    assert!(
+        image.pixels().any(|p| p != first),
+        "image is one flat colour"
+    );
 
     // onnx-web's metadata: PNG text chunks and the JSON sidecar.
     let text = png_text(&bytes);
@@ -73,8 +119,14 @@ fn txt2img_answers_with_the_job_then_serves_a_png_of_the_asked_size() {
     assert_eq!(maker_note["outputs"], serde_json::json!([name]));
     assert_eq!(maker_note["params"]["seed"], 42);
     let parameters = chunk("parameters").unwrap();
-    assert!(parameters.starts_with("a red cube\nNegative prompt: \nSteps: 4, "), "{parameters}");
-    assert!(parameters.contains("Seed: 42") && parameters.contains("Size: 64x64"), "{parameters}");
+    assert!(
+        parameters.starts_with("a red cube\nNegative prompt: \nSteps: 4, "),
+        "{parameters}"
+    );
+    assert!(
+        parameters.contains("Seed: 42") && parameters.contains("Size: 64x64"),
+        "{parameters}"
+    );
     let sidecar: Value = server.get(&format!("/output/{name}.json")).json().unwrap();
     assert_eq!(sidecar["outputs"], Value::String(name.to_owned()));
     assert_eq!(sidecar["params"], maker_note["params"]);
@@ -91,14 +143,18 @@ fn batch_of_two_at_a_wide_size_makes_two_different_images() {
     for image in &images {
         assert_eq!(image.dimensions(), (128, 64));
     }
-    assert_ne!(images[0], images[1], "batch items share one latent tensor but not one slice of it");
+    assert_ne!(
+        images[0], images[1],
+        "batch items share one latent tensor but not one slice of it"
+    );
 }
 
 #[test]
 fn the_same_seed_gives_the_same_pixels_and_another_seed_does_not() {
     let server = TestServer::start();
     for scheduler in ["euler", "euler-a"] {
-        let query = |seed: u32| format!("{BASE}&width=64&height=64&scheduler={scheduler}&seed={seed}");
+        let query =
+            |seed: u32| format!("{BASE}&width=64&height=64&scheduler={scheduler}&seed={seed}");
         let first = server.images(&server.txt2img(&query(7)));
         let again = server.images(&server.txt2img(&query(7)));
         let other = server.images(&server.txt2img(&query(8)));
@@ -130,16 +186,21 @@ fn every_implemented_scheduler_runs_and_both_model_layouts_load() {
     let mut images = Vec::new();
     for scheduler in &schedulers {
         let scheduler = scheduler.as_str().unwrap();
-        let job = server.txt2img(&format!("{BASE}&width=64&height=64&seed=3&scheduler={scheduler}"));
+        let job = server.txt2img(&format!(
+            "{BASE}&width=64&height=64&seed=3&scheduler={scheduler}"
+        ));
         assert_eq!(job["params"]["scheduler"], scheduler);
         images.push(server.images(&job).remove(0));
     }
     // The int64-timestep, inline-weights layout of optimum exports, without guidance.
-    let job = server.txt2img("prompt=a+cube&steps=3&cfg=1&width=64&height=64&seed=3&model=diffusion-tiny-int64");
+    let job = server.txt2img(
+        "prompt=a+cube&steps=3&cfg=1&width=64&height=64&seed=3&model=diffusion-tiny-int64",
+    );
     assert_eq!(job["params"]["model"], "diffusion-tiny-int64");
     assert_eq!(server.images(&job)[0].dimensions(), (64, 64));
     // A negative prompt changes the guided result.
-    let plain = server.images(&server.txt2img(&format!("{BASE}&width=64&height=64&seed=3&scheduler=ddim")));
+    let plain =
+        server.images(&server.txt2img(&format!("{BASE}&width=64&height=64&seed=3&scheduler=ddim")));
     let negative = server.images(&server.txt2img(&format!(
         "{BASE}&width=64&height=64&seed=3&scheduler=ddim&negativePrompt=blurry"
     )));
@@ -150,7 +211,8 @@ fn every_implemented_scheduler_runs_and_both_model_layouts_load() {
 fn cancel_removes_a_pending_job_and_stops_a_running_one() {
     let server = TestServer::start();
     // A long job keeps the only worker busy: 300 steps at 256x256.
-    let long = server.txt2img("prompt=slow&steps=300&width=256&height=256&seed=1&model=diffusion-tiny-demo");
+    let long = server
+        .txt2img("prompt=slow&steps=300&width=256&height=256&seed=1&model=diffusion-tiny-demo");
     let long_key = long["outputs"][0].as_str().unwrap().to_owned();
     let queued = server.txt2img(&format!("{BASE}&width=64&height=64&seed=2"));
     let queued_key = queued["outputs"][0].as_str().unwrap().to_owned();
@@ -167,7 +229,10 @@ fn cancel_removes_a_pending_job_and_stops_a_running_one() {
     // Running: stops at the next step.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     while server.ready(&long_key)["progress"].as_u64().unwrap() == 0 {
-        assert!(std::time::Instant::now() < deadline, "long job never started");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "long job never started"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     assert_eq!(server.cancel(&long_key)["cancelled"], true);

@@ -10,7 +10,10 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 /// The generated models; `scripts/setup.sh` makes them.
@@ -150,7 +153,10 @@ impl TestServer {
             if status["ready"] == true {
                 return seen;
             }
-            assert!(Instant::now() < deadline, "job {key} did not finish: {status}");
+            assert!(
+                Instant::now() < deadline,
+                "job {key} did not finish: {status}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
