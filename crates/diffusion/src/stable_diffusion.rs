@@ -56,11 +56,4 @@ impl StableDiffusion {
             scheduler_config,
         })
     }
-
-    /// Time spent inside ONNX Runtime by these parts so far.
-    pub fn time_in_runtime(&self) -> std::time::Duration {
-        self.text_encoder.model().time_in_run()
-            + self.unet.model().time_in_run()
-            + self.vae_decoder.model().time_in_run()
-    }
 }

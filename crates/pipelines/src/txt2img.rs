@@ -18,7 +18,7 @@ use crate::progress::Progress;
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct RunStats {
     pub total: Duration,
-    /// Time inside ONNX Runtime sessions (text encoder, UNet, VAE).
+    /// Time in model calls (text encoder, UNet, VAE), measured around each call.
     pub in_runtime: Duration,
     /// Time inside the UNet alone.
     pub in_unet: Duration,
@@ -57,14 +57,21 @@ pub fn run(
     progress: &Progress,
 ) -> Result<Txt2ImgOutput> {
     let started = Instant::now();
-    let runtime_before = models.time_in_runtime();
-    let unet_before = models.unet.model().time_in_run();
+    // Timed here, per call, rather than read from the models' counters, which jobs on other
+    // threads may be adding to.
+    let mut in_runtime = Duration::ZERO;
+    let mut in_unet = Duration::ZERO;
 
-    if size.width % 8 != 0 || size.height % 8 != 0 || size.width == 0 || size.height == 0 {
+    if !size.width.is_multiple_of(8)
+        || !size.height.is_multiple_of(8)
+        || size.width == 0
+        || size.height == 0
+    {
         return Err(PipelineError::InvalidSize(size));
     }
     let batch = params.batch.max(1) as usize;
     let guidance = params.cfg > 1.0;
+    let call_started = Instant::now();
     let embeddings = encode_prompt(
         &models.tokenizer,
         &models.text_encoder,
@@ -73,6 +80,7 @@ pub fn run(
         batch,
         guidance,
     )?;
+    in_runtime += call_started.elapsed();
     progress.check()?;
 
     let mut scheduler = create_scheduler(
@@ -117,6 +125,7 @@ pub fn run(
                 *input = latent * scale;
             }
         }
+        let call_started = Instant::now();
         models.unet.predict(
             &model_input,
             unet_shape,
@@ -125,6 +134,7 @@ pub fn run(
             embeddings.shape,
             &mut prediction,
         )?;
+        in_unet += call_started.elapsed();
         let output = if guidance {
             let (uncond, text) = prediction.split_at(latent_len);
             for ((g, &u), &t) in guided.iter_mut().zip(uncond).zip(text) {
@@ -140,18 +150,16 @@ pub fn run(
     let denoise_loop = loop_started.elapsed();
 
     latents.iter_mut().for_each(|x| *x /= LATENT_SCALE);
+    let call_started = Instant::now();
     let (decoded, image_shape) = models.vae_decoder.decode(&latents, latent_shape)?;
+    in_runtime += call_started.elapsed() + in_unet;
     let [_, _, height, width] = image_shape;
     let images = decoded_to_images(&decoded, batch, height, width);
 
     let stats = RunStats {
         total: started.elapsed(),
-        in_runtime: models.time_in_runtime().saturating_sub(runtime_before),
-        in_unet: models
-            .unet
-            .model()
-            .time_in_run()
-            .saturating_sub(unet_before),
+        in_runtime,
+        in_unet,
         denoise_loop,
         unet_calls: timesteps.len() as u32,
     };

@@ -130,14 +130,33 @@ impl JobQueue {
         self.work_ready.notify_all();
     }
 
-    /// Queues a job on the requested platform's device, or on the least busy one.
-    pub fn submit(&self, job: Job) {
+    /// Queues the job that `build` makes for the first `time` from `start` whose key is new: not
+    /// pending, running or finished here, and not `taken` (e.g. an existing output file). Two
+    /// identical requests within one second would otherwise share a key. Returns what `build`
+    /// returned beside the job (the response body).
+    pub fn submit_unique<R>(
+        &self,
+        start: u64,
+        mut build: impl FnMut(u64) -> (Job, R),
+        taken: impl Fn(&str) -> bool,
+    ) -> R {
         let mut table = self.table.lock();
+        let mut time = start;
+        let (job, extra) = loop {
+            let (job, extra) = build(time);
+            let known = table.pending.iter().any(|p| p.job.key == job.key)
+                || table.running.contains_key(&job.key)
+                || table.finished.contains_key(&job.key);
+            if !known && !taken(&job.key) {
+                break (job, extra);
+            }
+            time += 1;
+        };
         let device = self.pick_device(&table, job.platform.as_deref());
-        table.finished.remove(&job.key);
         table.pending.push_back(PendingJob { device, job });
         drop(table);
         self.work_ready.notify_all();
+        extra
     }
 
     fn pick_device(&self, table: &Table, platform: Option<&str>) -> usize {
@@ -308,4 +327,184 @@ pub struct QueueSnapshot {
     pub running: Vec<(String, u32)>,
     pub finished: Vec<(String, JobStatus)>,
     pub devices: Vec<DeviceStatus>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use onnx_web_pipelines::ImageParams;
+    use std::sync::mpsc;
+
+    fn job(key: &str, platform: Option<&str>) -> Job {
+        Job {
+            key: key.to_owned(),
+            outputs: vec![key.to_owned()],
+            platform: platform.map(str::to_owned),
+            spec: JobSpec::Txt2Img(Txt2ImgJob {
+                params: ImageParams {
+                    model_dir: "m".into(),
+                    pipeline: "txt2img".into(),
+                    scheduler: "euler".into(),
+                    prompt: String::new(),
+                    negative_prompt: None,
+                    cfg: 1.0,
+                    seed: 0,
+                    steps: 1,
+                    eta: 0.0,
+                    batch: 1,
+                },
+                size: Size {
+                    width: 64,
+                    height: 64,
+                },
+                metadata: OutputMetadata {
+                    response: serde_json::Value::Null,
+                    parameters: String::new(),
+                },
+            }),
+        }
+    }
+
+    fn submit(queue: &JobQueue, key: &str, platform: Option<&str>) -> String {
+        queue.submit_unique(
+            0,
+            |time| {
+                let key = if time == 0 {
+                    key.to_owned()
+                } else {
+                    format!("{key}-{time}")
+                };
+                (job(&key, platform), key)
+            },
+            |_| false,
+        )
+    }
+
+    /// Runs jobs when told to, reporting which device ran which key; the queue is what is tested.
+    struct GatedRunner {
+        go: Mutex<mpsc::Receiver<Result<(), String>>>,
+        ran: Mutex<Vec<(String, String)>>,
+    }
+
+    impl JobRunner for GatedRunner {
+        fn run(&self, device: &str, job: &Job, progress: &Progress) -> anyhow::Result<()> {
+            progress.step_done().map_err(anyhow::Error::from)?;
+            let outcome = self.go.lock().recv().unwrap_or(Ok(()));
+            self.ran.lock().push((device.to_owned(), job.key.clone()));
+            progress.check()?;
+            match outcome {
+                Ok(()) => Ok(()),
+                Err(message) if message == "panic" => panic!("pipeline bug"),
+                Err(message) => Err(anyhow::anyhow!(message)),
+            }
+        }
+    }
+
+    fn wait_until(queue: &JobQueue, key: &str, done: impl Fn(&JobStatus) -> bool) -> JobStatus {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            if let Some(status) = queue.status(key).filter(|s| done(s)) {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{key}: {:?}",
+                queue.status(key)
+            );
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+    }
+
+    #[test]
+    fn keys_are_unique_while_a_job_is_known() {
+        let queue = JobQueue::new(vec!["cpu".into()]);
+        assert_eq!(submit(&queue, "a", None), "a");
+        assert_eq!(submit(&queue, "a", None), "a-1");
+        assert_eq!(submit(&queue, "a", None), "a-2");
+        // A taken file also moves the key on.
+        let key = queue.submit_unique(
+            5,
+            |t| (job(&format!("b{t}"), None), format!("b{t}")),
+            |k| k == "b5",
+        );
+        assert_eq!(key, "b6");
+    }
+
+    #[test]
+    fn jobs_run_in_order_failures_and_panics_fail_only_their_job() {
+        let queue = JobQueue::new(vec!["cpu".into()]);
+        let (go, gate) = mpsc::channel();
+        let runner = Arc::new(GatedRunner {
+            go: Mutex::new(gate),
+            ran: Mutex::new(Vec::new()),
+        });
+        let workers = queue.start_workers(runner.clone());
+        for key in ["ok", "error", "panic", "after"] {
+            submit(&queue, key, None);
+        }
+        assert!(queue.status("after").unwrap().pending);
+        go.send(Ok(())).unwrap();
+        go.send(Err("model exploded".into())).unwrap();
+        go.send(Err("panic".into())).unwrap();
+        go.send(Ok(())).unwrap();
+        let finished = |s: &JobStatus| s.ready;
+        assert!(!wait_until(&queue, "ok", finished).failed);
+        assert!(wait_until(&queue, "error", finished).failed);
+        assert!(wait_until(&queue, "panic", finished).failed);
+        let after = wait_until(&queue, "after", finished);
+        assert!(!after.failed && !after.cancelled && after.progress == 1);
+        let order: Vec<String> = runner.ran.lock().iter().map(|(_, k)| k.clone()).collect();
+        assert_eq!(order, ["ok", "error", "panic", "after"].map(String::from));
+        queue.shutdown();
+        for worker in workers {
+            worker.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn cancel_pending_running_finished_and_unknown() {
+        let queue = JobQueue::new(vec!["cpu".into()]);
+        let (go, gate) = mpsc::channel();
+        let runner = Arc::new(GatedRunner {
+            go: Mutex::new(gate),
+            ran: Mutex::new(Vec::new()),
+        });
+        let workers = queue.start_workers(runner);
+        submit(&queue, "running", None);
+        submit(&queue, "pending", None);
+        wait_until(&queue, "running", |s| s.progress == 1);
+        assert!(queue.cancel("pending"));
+        let pending = queue.status("pending").unwrap();
+        assert!(pending.ready && pending.cancelled && pending.progress == 0);
+        assert!(queue.cancel("running"));
+        go.send(Ok(())).unwrap();
+        let running = wait_until(&queue, "running", |s| s.ready);
+        assert!(running.cancelled && running.failed);
+        assert!(
+            !queue.cancel("running"),
+            "a finished job cannot be cancelled"
+        );
+        assert!(!queue.cancel("never-submitted"));
+        assert!(queue.status("never-submitted").is_none());
+        queue.shutdown();
+        for worker in workers {
+            worker.join().unwrap();
+        }
+    }
+
+    #[test]
+    fn platforms_pick_their_device_and_others_go_to_the_least_busy() {
+        let queue = JobQueue::new(vec!["cuda".into(), "cpu".into()]);
+        submit(&queue, "first", Some("cpu"));
+        submit(&queue, "second", Some("cpu"));
+        submit(&queue, "any", None);
+        let devices: Vec<usize> = queue
+            .table
+            .lock()
+            .pending
+            .iter()
+            .map(|p| p.device)
+            .collect();
+        assert_eq!(devices, [1, 1, 0]);
+    }
 }

@@ -77,7 +77,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn serve(config: ServerConfig, pipelines: Arc<Pipelines>) -> anyhow::Result<()> {
     let devices = pipelines.engine().platforms().to_vec();
-    let queue = JobQueue::new(devices.clone());
+    // Blocked platforms get no worker; the served platform list leaves them out too.
+    let queue = JobQueue::new(onnx_web_server::state::usable_devices(&devices, &config));
     let writer = OutputWriter::new(config.outputs.clone(), config.server_version.clone());
     let workers = queue.start_workers(Arc::new(PipelineRunner::new(pipelines, writer)));
     let state = Arc::new(AppState::new(config.clone(), devices, Arc::clone(&queue))?);

@@ -53,9 +53,8 @@ pub const REFERENCE_SCHEDULERS: &[&str] = &[
     "unipc-multi",
 ];
 
-/// The schedulers this server runs.
-// TODO(lead): replace with `onnx_web_diffusion::schedulers::SCHEDULER_NAMES` once it exists.
-pub const IMPLEMENTED_SCHEDULERS: &[&str] = &["ddim", "euler", "euler-a", "pndm"];
+/// The schedulers this server runs (the diffusion crate's registry).
+pub const IMPLEMENTED_SCHEDULERS: &[&str] = onnx_web_diffusion::schedulers::SCHEDULER_NAMES;
 
 /// The implemented schedulers, in onnx-web's order; names onnx-web does not have come last.
 pub fn available_schedulers(implemented: &[&'static str]) -> Vec<&'static str> {

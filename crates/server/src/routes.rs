@@ -279,14 +279,6 @@ async fn txt2img(
         height: size.height,
         extras: Vec::new(),
     };
-    let outputs = make_output_names(
-        &fields,
-        base.batch,
-        unix_time_now(),
-        &state.config.image_format,
-    );
-    let response = image_response(&outputs, &base, size, Some(&upscale), None, Some(&highres));
-
     let parameters = {
         let state = Arc::clone(&state);
         let catalog = Arc::clone(&catalog);
@@ -296,21 +288,29 @@ async fn txt2img(
             .map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing networks: {e}")))?
     };
 
-    let job = Job {
-        key: outputs[0].clone(),
-        outputs: outputs.clone(),
-        platform,
-        spec: JobSpec::Txt2Img(Txt2ImgJob {
-            params: base.image_params(),
-            size,
-            metadata: OutputMetadata {
-                response: response.clone(),
-                parameters,
-            },
-        }),
+    let build = |time: u64| {
+        let outputs = make_output_names(&fields, base.batch, time, &state.config.image_format);
+        let response = image_response(&outputs, &base, size, Some(&upscale), None, Some(&highres));
+        let job = Job {
+            key: outputs[0].clone(),
+            outputs,
+            platform: platform.clone(),
+            spec: JobSpec::Txt2Img(Txt2ImgJob {
+                params: base.image_params(),
+                size,
+                metadata: OutputMetadata {
+                    response: response.clone(),
+                    parameters: parameters.clone(),
+                },
+            }),
+        };
+        (job, response)
     };
-    tracing::info!(job = %job.key, model = %base.model, steps = base.steps, "txt2img queued");
-    state.queue.submit(job);
+    let outputs_dir = &state.config.outputs;
+    let response = state
+        .queue
+        .submit_unique(unix_time_now(), build, |key| outputs_dir.join(key).exists());
+    tracing::info!(job = %response["outputs"][0], model = %base.model, steps = base.steps, "txt2img queued");
     Ok(Json(response))
 }
 

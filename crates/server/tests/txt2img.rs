@@ -164,6 +164,28 @@ fn the_same_seed_gives_the_same_pixels_and_another_seed_does_not() {
 }
 
 #[test]
+fn identical_requests_in_the_same_second_get_their_own_jobs() {
+    let server = TestServer::start();
+    let query = format!("{BASE}&width=64&height=64&seed=21");
+    let first = server.txt2img(&query);
+    let second = server.txt2img(&query);
+    let third = server.txt2img(&query);
+    let keys: Vec<&str> = [&first, &second, &third]
+        .iter()
+        .map(|job| job["outputs"][0].as_str().unwrap())
+        .collect();
+    assert_ne!(keys[0], keys[1]);
+    assert_ne!(keys[1], keys[2]);
+    assert_ne!(keys[0], keys[2]);
+    let images: Vec<_> = [&first, &second, &third]
+        .iter()
+        .map(|job| server.images(job))
+        .collect();
+    assert_eq!(images[0], images[1]);
+    assert_eq!(images[1], images[2]);
+}
+
+#[test]
 fn a_random_seed_is_reported_and_reproduces_the_image() {
     let server = TestServer::start();
     let job = server.txt2img(&format!("{BASE}&width=64&height=64&seed=-1"));
