@@ -5,4 +5,8 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 # cargo test builds the binary the end-to-end tests start, so the set-up need not build it too.
 SETUP_SKIP_BUILD=1 bash scripts/setup.sh
+# A too-old ONNX Runtime, for the test that the server refuses it cleanly instead of crashing.
+if [[ ! -e third_party/onnxruntime-1.22/libonnxruntime.so ]]; then
+  PYTHON=.venv/bin/python bash tools/fetch-onnxruntime.sh third_party/onnxruntime-1.22 onnxruntime 1.22.1
+fi
 cargo test --release --workspace "$@"

@@ -281,3 +281,29 @@ fn a_missing_onnx_runtime_library_is_a_clear_start_up_error() {
     assert!(stderr.contains("ONNX Runtime was not found"), "{stderr}");
     assert!(stderr.contains("pip install onnxruntime"), "{stderr}");
 }
+
+#[test]
+fn an_onnx_runtime_older_than_1_23_is_refused_cleanly() {
+    let library = common::workspace_root().join("third_party/onnxruntime-1.22/libonnxruntime.so");
+    assert!(
+        library.is_file(),
+        "{} missing: scripts/test.sh fetches it",
+        library.display()
+    );
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_onnx-web"))
+        .args(["--port", "0", "--ort-lib"])
+        .arg(&library)
+        .arg("--models")
+        .arg(common::models_dir())
+        .arg("--outputs")
+        .arg(std::env::temp_dir())
+        .output()
+        .unwrap();
+    // An exit code, not a signal: ONNX Runtime 1.22 crashes inside session creation with this ort.
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("1.22.1") && stderr.contains("1.23"),
+        "{stderr}"
+    );
+}

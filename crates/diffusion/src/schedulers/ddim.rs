@@ -101,14 +101,6 @@ impl Scheduler for DdimScheduler {
         &self.all_timesteps[self.begin..]
     }
 
-    fn init_noise_sigma(&self) -> f32 {
-        1.0
-    }
-
-    fn input_scale(&self, _index: usize) -> f32 {
-        1.0
-    }
-
     fn step(
         &mut self,
         model_output: &[f32],

@@ -89,11 +89,17 @@ pub trait Scheduler: Send {
     /// pipeline casts them to the model's timestep dtype.
     fn timesteps(&self) -> &[f64];
 
-    /// Multiplier of the initial N(0, 1) latents (txt2img).
-    fn init_noise_sigma(&self) -> f32;
+    /// Multiplier of the initial N(0, 1) latents (txt2img); 1 unless the scheduler works in
+    /// sigma space.
+    fn init_noise_sigma(&self) -> f32 {
+        1.0
+    }
 
-    /// Multiplier of the latents before the model call at `timesteps()[index]`.
-    fn input_scale(&self, index: usize) -> f32;
+    /// Multiplier of the latents before the model call at `timesteps()[index]`; 1 unless the
+    /// scheduler works in sigma space.
+    fn input_scale(&self, _index: usize) -> f32 {
+        1.0
+    }
 
     /// Advances `sample` in place given the model output for `timesteps()[index]`. Calls must
     /// come in index order, once per entry; stochastic schedulers draw from `noise`.

@@ -359,14 +359,6 @@ impl Scheduler for PndmScheduler {
         &self.all_timesteps[self.begin..]
     }
 
-    fn init_noise_sigma(&self) -> f32 {
-        1.0
-    }
-
-    fn input_scale(&self, _index: usize) -> f32 {
-        1.0
-    }
-
     fn step(
         &mut self,
         model_output: &[f32],
