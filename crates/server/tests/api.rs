@@ -307,3 +307,40 @@ fn an_onnx_runtime_older_than_1_23_is_refused_cleanly() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_broken_model_fails_its_job_and_the_server_keeps_serving() {
+    // A models folder with the demo model and a copy whose UNet file is garbage.
+    let models = tempfile::tempdir().unwrap();
+    let demo = common::models_dir().join("diffusion-tiny-demo");
+    std::os::unix::fs::symlink(&demo, models.path().join("diffusion-tiny-demo")).unwrap();
+    let broken = models.path().join("diffusion-broken");
+    std::fs::create_dir_all(broken.join("unet")).unwrap();
+    for part in [
+        "tokenizer",
+        "scheduler",
+        "text_encoder",
+        "vae_decoder",
+        "vae_encoder",
+    ] {
+        std::os::unix::fs::symlink(demo.join(part), broken.join(part)).unwrap();
+    }
+    std::fs::write(broken.join("unet/model.onnx"), b"not an onnx model").unwrap();
+
+    let server = TestServer::start_in(models.path(), &[], &[]);
+    let job = server.txt2img("prompt=x&steps=2&width=64&height=64&seed=1&model=diffusion-broken");
+    let key = job["outputs"][0].as_str().unwrap();
+    let last = server.wait(key).pop().unwrap();
+    assert_eq!(last["failed"], true, "{last}");
+    assert_eq!(last["cancelled"], false);
+    assert_eq!(server.get(&format!("/output/{key}")).status(), 404);
+    assert!(
+        server.log().contains("job failed"),
+        "the error is logged:\n{}",
+        server.log()
+    );
+
+    let good =
+        server.txt2img("prompt=x&steps=2&width=64&height=64&seed=1&model=diffusion-tiny-demo");
+    assert_eq!(server.images(&good)[0].dimensions(), (64, 64));
+}

@@ -45,6 +45,11 @@ impl TestServer {
     /// Starts the binary with extra arguments and environment variables, and waits until it
     /// prints the address it listens on.
     pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::start_in(&models_dir(), args, env)
+    }
+
+    /// Like [`TestServer::start_with`], serving another models folder.
+    pub fn start_in(models: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
         let outputs = tempfile::tempdir().unwrap();
         let stderr_log = outputs.path().join("../").join(format!(
             "onnx-web-test-{}.log",
@@ -55,7 +60,7 @@ impl TestServer {
             .arg("--port")
             .arg("0")
             .arg("--models")
-            .arg(models_dir())
+            .arg(models)
             .arg("--outputs")
             .arg(outputs.path())
             .arg("--bundle")
