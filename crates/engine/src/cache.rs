@@ -1,5 +1,6 @@
 //! Loaded models, reused across jobs: loading a real UNet takes seconds, so a session is built
-//! once per (file, platform) and the least recently used ones are dropped past the limit.
+//! once per (file, platform). Past the count limit or the byte budget, the least recently used
+//! models are dropped (a job still holding one keeps it alive until it finishes).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,39 +11,54 @@ use crate::model::Model;
 
 type Key = (PathBuf, String);
 
+struct Entry {
+    key: Key,
+    model: Arc<Model>,
+    bytes: u64,
+}
+
 pub struct ModelCache {
     limit: usize,
+    byte_budget: u64,
     // Most recently used last. A handful of entries: a Vec beats a map here.
-    entries: Mutex<Vec<(Key, Arc<Model>)>>,
+    entries: Mutex<Vec<Entry>>,
 }
 
 impl ModelCache {
-    /// `limit` models at most; 0 disables caching.
-    pub fn new(limit: usize) -> Self {
+    /// At most `limit` models (0 disables caching) and, when `byte_budget` > 0, at most that
+    /// many bytes of model files.
+    pub fn new(limit: usize, byte_budget: u64) -> Self {
         Self {
             limit,
+            byte_budget,
             entries: Mutex::new(Vec::new()),
         }
     }
 
     pub fn get(&self, key: &Key) -> Option<Arc<Model>> {
         let mut entries = self.entries.lock();
-        let index = entries.iter().position(|(k, _)| k == key)?;
+        let index = entries.iter().position(|e| e.key == *key)?;
         let entry = entries.remove(index);
-        let model = Arc::clone(&entry.1);
+        let model = Arc::clone(&entry.model);
         entries.push(entry);
         Some(model)
     }
 
-    pub fn insert(&self, key: Key, model: Arc<Model>) {
+    /// Adds a model of `bytes` size, evicting the least recently used past the limits. The new
+    /// model itself always stays, even when it alone exceeds the budget.
+    pub fn insert(&self, key: Key, model: Arc<Model>, bytes: u64) {
         if self.limit == 0 {
             return;
         }
         let mut entries = self.entries.lock();
-        entries.retain(|(k, _)| *k != key);
-        entries.push((key, model));
-        let excess = entries.len().saturating_sub(self.limit);
-        entries.drain(..excess);
+        entries.retain(|e| e.key != key);
+        entries.push(Entry { key, model, bytes });
+        let over_budget = |entries: &[Entry]| {
+            self.byte_budget > 0 && entries.iter().map(|e| e.bytes).sum::<u64>() > self.byte_budget
+        };
+        while entries.len() > 1 && (entries.len() > self.limit || over_budget(&entries)) {
+            entries.remove(0);
+        }
     }
 
     pub fn clear(&self) {
@@ -55,5 +71,10 @@ impl ModelCache {
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Bytes of model files currently cached.
+    pub fn bytes(&self) -> u64 {
+        self.entries.lock().iter().map(|e| e.bytes).sum()
     }
 }

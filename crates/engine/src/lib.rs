@@ -27,6 +27,15 @@ pub struct EngineOptions {
     pub intra_threads: usize,
     /// Models kept loaded (sessions, one per file and platform).
     pub cache_limit: usize,
+    /// Bytes of model files kept loaded; the least recently used go first. 0 = no budget.
+    pub cache_bytes: u64,
+    pub graph_optimization: GraphOptimization,
+    /// onnx-web's `onnx-low-memory`: no CPU memory arena and no memory pattern planning.
+    pub low_memory: bool,
+    /// onnx-web's `onnx-deterministic-compute`.
+    pub deterministic: bool,
+    /// CUDA `gpu_mem_limit` in bytes (onnx-web's ONNX_WEB_MEMORY_LIMIT).
+    pub gpu_memory_limit: Option<usize>,
 }
 
 impl Default for EngineOptions {
@@ -35,6 +44,60 @@ impl Default for EngineOptions {
             library: None,
             intra_threads: 0,
             cache_limit: 16,
+            cache_bytes: 0,
+            graph_optimization: GraphOptimization::All,
+            low_memory: false,
+            deterministic: false,
+            gpu_memory_limit: None,
+        }
+    }
+}
+
+/// ONNX Runtime's graph optimization levels, named as onnx-web's `onnx-graph-*` flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GraphOptimization {
+    Disable,
+    Basic,
+    Extended,
+    All,
+}
+
+impl EngineOptions {
+    /// Applies onnx-web's `ONNX_WEB_OPTIMIZATIONS` flags that concern sessions. The first
+    /// `onnx-graph-*` flag in onnx-web's order (disable, basic, extended, all) wins. Returns the
+    /// flags this layer does not handle, for the caller to apply or report.
+    pub fn apply_optimizations<'f>(&mut self, flags: &[&'f str]) -> Vec<&'f str> {
+        let graph_levels = [
+            ("onnx-graph-disable", GraphOptimization::Disable),
+            ("onnx-graph-basic", GraphOptimization::Basic),
+            ("onnx-graph-extended", GraphOptimization::Extended),
+            ("onnx-graph-all", GraphOptimization::All),
+        ];
+        if let Some((_, level)) = graph_levels.iter().find(|(flag, _)| flags.contains(flag)) {
+            self.graph_optimization = *level;
+        }
+        self.low_memory |= flags.contains(&"onnx-low-memory");
+        self.deterministic |= flags.contains(&"onnx-deterministic-compute");
+        flags
+            .iter()
+            .copied()
+            .filter(|f| {
+                !graph_levels.iter().any(|(g, _)| g == f)
+                    && *f != "onnx-low-memory"
+                    && *f != "onnx-deterministic-compute"
+            })
+            .collect()
+    }
+}
+
+impl GraphOptimization {
+    fn level(self) -> GraphOptimizationLevel {
+        match self {
+            Self::Disable => GraphOptimizationLevel::Disable,
+            Self::Basic => GraphOptimizationLevel::Level1,
+            Self::Extended => GraphOptimizationLevel::Level2,
+            // `All`, not `Level3`: Level3 maps to a layout level that some libraries reject.
+            Self::All => GraphOptimizationLevel::All,
         }
     }
 }
@@ -65,7 +128,7 @@ impl Engine {
             .with_telemetry(false)
             .build()
             .map_err(|e| load_error(e.to_string()))?;
-        let platforms = platform::detect(&env);
+        let platforms = platform::detect(&env, &options);
         tracing::info!(
             "ONNX Runtime from {} ({}); platforms: {}",
             library.display(),
@@ -73,7 +136,7 @@ impl Engine {
             platforms.join(", ")
         );
         Ok(Arc::new(Self {
-            cache: ModelCache::new(options.cache_limit),
+            cache: ModelCache::new(options.cache_limit, options.cache_bytes),
             env,
             library,
             platforms,
@@ -101,8 +164,14 @@ impl Engine {
             return Ok(model);
         }
         let model = Arc::new(self.load_uncached(path, platform)?);
-        self.cache.insert(key, Arc::clone(&model));
+        self.cache
+            .insert(key, Arc::clone(&model), model_file_bytes(path));
         Ok(model)
+    }
+
+    /// Drops every cached session (e.g. before a retry after an out-of-memory error).
+    pub fn clear_cache(&self) {
+        self.cache.clear();
     }
 
     fn load_uncached(&self, path: &Path, platform: &str) -> Result<Model> {
@@ -111,7 +180,7 @@ impl Engine {
                 path: path.to_path_buf(),
             });
         }
-        let providers = platform::execution_providers(platform)
+        let providers = platform::execution_providers(platform, &self.options)
             .ok_or_else(|| EngineError::UnknownPlatform(platform.to_owned()))?;
         let load_error = |message: String| EngineError::ModelLoad {
             path: path.to_path_buf(),
@@ -120,11 +189,20 @@ impl Engine {
         let started = std::time::Instant::now();
         let mut builder = Session::builder(&self.env)
             .map_err(|e| load_error(e.to_string()))?
-            // `All`, not `Level3`: Level3 maps to a layout level that some libraries reject.
-            .with_optimization_level(GraphOptimizationLevel::All)
+            .with_optimization_level(self.options.graph_optimization.level())
             .map_err(|e| load_error(e.to_string()))?
             .with_execution_providers(providers)
             .map_err(|e| load_error(e.to_string()))?;
+        if self.options.low_memory {
+            builder = builder
+                .with_memory_pattern(false)
+                .map_err(|e| load_error(e.to_string()))?;
+        }
+        if self.options.deterministic {
+            builder = builder
+                .with_deterministic_compute(true)
+                .map_err(|e| load_error(e.to_string()))?;
+        }
         if self.options.intra_threads > 0 {
             builder = builder
                 .with_intra_threads(self.options.intra_threads)
@@ -139,5 +217,42 @@ impl Engine {
             started.elapsed()
         );
         Ok(Model::new(path, platform, session))
+    }
+}
+
+/// Size of a model on disk: the `.onnx` file plus the external weight files beside it
+/// (`model.onnx_data`, `weights.pb`), a fair estimate of the memory its session takes.
+fn model_file_bytes(path: &Path) -> u64 {
+    let size = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    let external = path
+        .parent()
+        .map(|dir| {
+            ["model.onnx_data", "weights.pb"]
+                .iter()
+                .map(|f| size(&dir.join(f)))
+                .sum()
+        })
+        .unwrap_or(0);
+    size(path) + external
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn onnx_web_optimization_flags_set_session_options() {
+        let mut options = EngineOptions::default();
+        let rest = options.apply_optimizations(&[
+            "onnx-graph-basic",
+            "onnx-graph-all",
+            "onnx-low-memory",
+            "diffusers-attention-slicing",
+        ]);
+        // onnx-web checks disable, basic, extended, all in that order: basic wins.
+        assert_eq!(options.graph_optimization, GraphOptimization::Basic);
+        assert!(options.low_memory);
+        assert!(!options.deterministic);
+        assert_eq!(rest, ["diffusers-attention-slicing"]);
     }
 }

@@ -38,6 +38,50 @@ struct EngineArgs {
     /// Threads per ONNX Runtime operator; 0 = one per core.
     #[arg(long, env = "ONNX_WEB_THREADS", default_value_t = 0, global = true)]
     threads: usize,
+    /// onnx-web's optimization flags, comma separated (onnx-graph-*, onnx-low-memory,
+    /// onnx-deterministic-compute).
+    #[arg(
+        long,
+        env = "ONNX_WEB_OPTIMIZATIONS",
+        default_value = "",
+        global = true
+    )]
+    optimizations: String,
+    /// MiB of model files kept loaded; least recently used models are dropped past it. 0 = no budget.
+    #[arg(
+        long,
+        env = "ONNX_WEB_CACHE_MEMORY_MB",
+        default_value_t = 0,
+        global = true
+    )]
+    cache_memory_mb: u64,
+    /// CUDA memory limit in bytes (gpu_mem_limit).
+    #[arg(long, env = "ONNX_WEB_MEMORY_LIMIT", global = true)]
+    memory_limit: Option<usize>,
+}
+
+impl EngineArgs {
+    fn options(&self, cache_models: usize) -> EngineOptions {
+        let mut options = EngineOptions {
+            library: self.ort_lib.clone(),
+            intra_threads: self.threads,
+            // Each diffusion model is several sessions (text encoder, UNet, VAE...).
+            cache_limit: cache_models * 4,
+            cache_bytes: self.cache_memory_mb * 1024 * 1024,
+            gpu_memory_limit: self.memory_limit,
+            ..EngineOptions::default()
+        };
+        let flags: Vec<&str> = self
+            .optimizations
+            .split(',')
+            .map(str::trim)
+            .filter(|f| !f.is_empty())
+            .collect();
+        for flag in options.apply_optimizations(&flags) {
+            tracing::warn!("optimization {flag:?} does not apply to this server; ignored");
+        }
+        options
+    }
 }
 
 #[derive(Subcommand, Debug)]
@@ -63,11 +107,7 @@ fn main() {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     cli.server.validate()?;
-    let engine = Engine::new(EngineOptions {
-        library: cli.engine.ort_lib.clone(),
-        intra_threads: cli.engine.threads,
-        cache_limit: cli.server.cache_models.max(1) * 4,
-    })?;
+    let engine = Engine::new(cli.engine.options(cli.server.cache_models))?;
     let pipelines = Arc::new(Pipelines::new(Arc::clone(&engine)));
     match cli.command {
         Some(Command::Bench(args)) => bench::run(&cli.server, &pipelines, args),
