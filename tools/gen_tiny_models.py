@@ -19,8 +19,15 @@ Writes (numpy + onnx only, no torch; a few seconds; byte-identical for the same 
     vae_decoder/model.onnx             latent_sample [b,4,h,w] -> sample [b,3,8h,8w]
   DIR/diffusion-tiny-int64/            the same pipeline as optimum exports it: timestep int64 [tb], text encoder
                                        with only last_hidden_state + pooler_output, UNet weights inline
+  DIR/diffusion-tiny-inpaint/          the demo layout with an inpainting UNet: sample [b,9,h,w] = latents, mask,
+                                       masked-image latents (OnnxStableDiffusionInpaintPipeline)
   DIR/upscaling-tiny-x4.onnx           data [1,3,h,w] -> output [1,3,4h,4w] (Real-ESRGAN interface, RGB [0,1])
+  DIR/upscaling-tiny-x2.onnx           data [1,3,h,w] -> output [1,3,2h,2w] (the same, x2)
+  DIR/upscaling-stable-diffusion-x4-tiny/   OnnxStableDiffusionUpscalePipeline layout: unet sample [b,7,h,w] +
+                                       class_labels int64 [b]; single vae [b,4,h,w] -> [b,3,4h,4w]; scheduler +
+                                       low_res_scheduler configs
   DIR/correction-tiny-face.onnx        input [1,3,512,512] -> output [1,3,512,512] (GFPGAN stand-in, RGB [-1,1])
+  DIR/correction-tiny-codeformer.onnx  input [1,3,512,512] + weight double [1] -> output (CodeFormer stand-in)
   DIR/lora/tiny-lora.safetensors       kohya-style LoRA (lora_unet_* / lora_te_*) for diffusion-tiny-demo
   DIR/inversion/tiny-inversion.safetensors   textual inversion {"emb_params": [2,32]}
   DIR/wildcard/colors.txt              a few colour words
@@ -33,7 +40,7 @@ Default opset 17 with IR 8 (what torch.onnx writes; loads in onnxruntime 1.16 ..
 See /work/shared/notes/test-models.md (section 3) for the measured design.
 """
 # Bump whenever the generated output changes: scripts/setup.sh regenerates when DIR/.generator-version differs.
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 
 import argparse
 import gzip
@@ -242,7 +249,9 @@ def transformer2d(g, x, ctx, C, ctx_dim, heads, groups, path):
     return g.op("Add", [h, res], name=f"/{path}/Add")
 
 
-def build_unet(cfg, opset, seed, timestep_dtype="float32", identity_eps=True):
+def build_unet(cfg, opset, seed, timestep_dtype="float32", identity_eps=True, in_channels=4, class_embeds=0):
+    """in_channels 9: the inpainting UNet (latents, mask, masked-image latents); 7 with class_embeds: the SD x4
+    upscaler UNet (latents, noisy low-res image; class_labels int64 [b] = noise level through an Embedding)."""
     ch = cfg["unet_channels"]  # (32, 64)
     G, heads, ctx_dim, lpb = cfg["unet_groups"], cfg["unet_heads"], cfg["hidden"], 2
     tdim = ch[0] * 4
@@ -257,8 +266,12 @@ def build_unet(cfg, opset, seed, timestep_dtype="float32", identity_eps=True):
     temb = g.op("Concat", [g.op("Cos", [arg]), g.op("Sin", [arg])], name="/time_proj/Concat", axis=-1)
     temb = g.linear(temb, ch[0], tdim, "time_embedding/linear_1")
     temb = g.linear(g.silu(temb, "time_embedding/act"), tdim, tdim, "time_embedding/linear_2")
+    if class_embeds:
+        table = g.rand("class_embedding.weight", (class_embeds, tdim), 0.5)
+        cemb = g.op("Gather", [table, "class_labels"], name="/class_embedding/Gather", axis=0)
+        temb = g.op("Add", [temb, cemb], name="/Add_class")
 
-    x = g.conv("sample", 4, ch[0], "conv_in")
+    x = g.conv("sample", in_channels, ch[0], "conv_in")
     skips, cur = [(x, ch[0])], ch[0]
     for bi, c in enumerate(ch):
         attn = bi > 0  # (DownBlock2D, CrossAttnDownBlock2D)
@@ -296,11 +309,16 @@ def build_unet(cfg, opset, seed, timestep_dtype="float32", identity_eps=True):
     if identity_eps:
         # out_sample = sample + 0.1 * net: the "noise prediction" contains the input, so a correct sampler really
         # denoises (final latents O(1), like real SD) and a wrong sigma/timestep scaling shows up as blown-up latents
-        g.nodes.append(helper.make_node("Add", ["sample", g.op("Mul", [out, g.c(0.1)])], ["out_sample"], name="/Add_eps"))
+        latents = "sample" if in_channels == 4 else g.op("Slice", ["sample", g.ci([0]), g.ci([4]), g.ci([1])],
+                                                         name="/Slice_latents")
+        g.nodes.append(helper.make_node("Add", [latents, g.op("Mul", [out, g.c(0.1)])], ["out_sample"], name="/Add_eps"))
     tdt = TensorProto.FLOAT if timestep_dtype == "float32" else TensorProto.INT64
-    return g, g.model([vi("sample", ["batch", 4, "height", "width"]), vi("timestep", ["timestep_batch"], tdt),
-                       vi("encoder_hidden_states", ["batch", "sequence", ctx_dim])],
-                      [vi("out_sample", ["batch", 4, "height", "width"])], opset, "tiny random UNet2DConditionModel")
+    inputs = [vi("sample", ["batch", in_channels, "height", "width"]), vi("timestep", ["timestep_batch"], tdt),
+              vi("encoder_hidden_states", ["batch", "sequence", ctx_dim])]
+    if class_embeds:
+        inputs.append(vi("class_labels", ["batch"], TensorProto.INT64))
+    return g, g.model(inputs, [vi("out_sample", ["batch", 4, "height", "width"])], opset,
+                      "tiny random UNet2DConditionModel")
 
 
 # --------------------------------------------------------------------------------------------
@@ -348,8 +366,9 @@ def build_vae_encoder(cfg, opset, seed, mode="mean"):
                       "tiny random AutoencoderKL encoder (latent_dist.%s)" % mode)
 
 
-def build_vae_decoder(cfg, opset, seed):
-    ch, G = list(reversed(cfg["vae_channels"])), cfg["vae_groups"]
+def build_vae_decoder(cfg, opset, seed, channels=None):
+    """channels (8, 16, 32, 32): x8 (SD); (8, 16, 32): x4 (the SD x4 upscaler's single "vae")."""
+    ch, G = list(reversed(channels or cfg["vae_channels"])), cfg["vae_groups"]
     g = GB(seed, "vae_decoder")
     z = g.conv("latent_sample", 4, 4, "post_quant_conv", k=1)
     x = g.conv(z, 4, ch[0], "decoder/conv_in")
@@ -388,7 +407,8 @@ def build_upscaler(opset, seed, scale=4, feat=16, convs=2):
     base = g.op("Resize", ["data", "", g.c([1, 1, scale, scale])], name="/Resize", mode="nearest",
                 coordinate_transformation_mode="asymmetric", nearest_mode="floor")
     g.nodes.append(helper.make_node("Add", [x, base], ["output"], name="/Add"))
-    return g.model([vi("data", [1, 3, "height", "width"])], [vi("output", [1, 3, "height_x4", "width_x4"])], opset,
+    return g.model([vi("data", [1, 3, "height", "width"])],
+                   [vi("output", [1, 3, f"height_x{scale}", f"width_x{scale}"])], opset,
                    f"tiny random x{scale} upscaler (Real-ESRGAN interface: RGB [0,1] in/out)")
 
 
@@ -411,6 +431,25 @@ def build_face(opset, seed, size=512, feat=16):
     g.nodes.append(helper.make_node("Clip", [out, g.c(-1.0), g.c(1.0)], ["output"]))
     return g.model([vi("input", [1, 3, size, size])], [vi("output", [1, 3, size, size])], opset,
                    "tiny random face restorer (GFPGAN interface: RGB [-1,1], 512x512)")
+
+
+def build_codeformer(opset, seed, size=512, feat=8):
+    """CodeFormer stand-in: input [1,3,512,512] RGB [-1,1] + weight (fidelity w, double [1]) -> output, as the
+    common CodeFormer ONNX exports; output = input + w-scaled residual, clipped to [-1,1]."""
+    g = GB(seed, "codeformer")
+    lrelu = lambda t: g.op("LeakyRelu", [t], alpha=0.2)
+    e1 = lrelu(g.conv("input", 3, feat, "encoder.conv_in"))
+    e2 = lrelu(g.conv(e1, feat, feat, "encoder.down", stride=2))
+    up = g.op("Resize", [e2, "", g.c([1, 1, 2, 2])], mode="nearest", coordinate_transformation_mode="asymmetric",
+              nearest_mode="floor")
+    rgb = g.conv(g.op("Add", [up, e1]), feat, 3, "generator.to_rgb", k=1, gain=0.1)
+    w = g.op("Cast", ["weight"], to=F)
+    rgb = g.op("Mul", [rgb, g.op("Add", [g.c(1.0), w])])
+    out = g.op("Add", ["input", rgb])
+    g.nodes.append(helper.make_node("Clip", [out, g.c(-1.0), g.c(1.0)], ["output"]))
+    return g.model([vi("input", [1, 3, size, size]), vi("weight", [1], TensorProto.DOUBLE)],
+                   [vi("output", [1, 3, size, size])], opset,
+                   "tiny random face restorer (CodeFormer interface: RGB [-1,1], 512x512, fidelity weight)")
 
 
 # --------------------------------------------------------------------------------------------
@@ -549,12 +588,13 @@ def save(m, path, external=None):
         onnx.save_model(m, path)
 
 
-def write_pipeline(d, bpe_text, opset, seed, timestep_dtype, hidden_states, external):
-    """One diffusers-ONNX SD pipeline folder. Returns the UNet and text encoder builders (for the LoRA)."""
+def write_pipeline(d, bpe_text, opset, seed, timestep_dtype, hidden_states, external, in_channels=4):
+    """One diffusers-ONNX SD pipeline folder. Returns the UNet and text encoder builders (for the LoRA).
+    in_channels 9 writes an inpainting pipeline (OnnxStableDiffusionInpaintPipeline)."""
     vocab_size = write_tokenizer(f"{d}/tokenizer", bpe_text)
     te_g, te = build_text_encoder(CONFIG, vocab_size, opset, seed + 1, hidden_states)
     save(te, f"{d}/text_encoder/model.onnx")
-    un_g, un = build_unet(CONFIG, opset, seed + 2, timestep_dtype, identity_eps=True)
+    un_g, un = build_unet(CONFIG, opset, seed + 2, timestep_dtype, identity_eps=True, in_channels=in_channels)
     save(un, f"{d}/unet/model.onnx", "weights.pb" if external else None)
     _, ve = build_vae_encoder(CONFIG, opset, seed + 3, "mean")
     save(ve, f"{d}/vae_encoder/model.onnx")
@@ -562,8 +602,48 @@ def write_pipeline(d, bpe_text, opset, seed, timestep_dtype, hidden_states, exte
     save(vd, f"{d}/vae_decoder/model.onnx")
     os.makedirs(f"{d}/scheduler", exist_ok=True)
     write_json(f"{d}/scheduler/scheduler_config.json", SCHEDULER_CONFIG)
-    write_json(f"{d}/model_index.json", MODEL_INDEX)
+    index = dict(MODEL_INDEX)
+    if in_channels == 9:
+        index["_class_name"] = "OnnxStableDiffusionInpaintPipeline"
+    write_json(f"{d}/model_index.json", index)
     return un_g, te_g
+
+
+UPSCALER_SCHEDULER_CONFIG = {  # stabilityai/stable-diffusion-x4-upscaler scheduler, but epsilon prediction: the tiny
+    # identity-eps UNet predicts noise, not v
+    "_class_name": "DDIMScheduler", "_diffusers_version": "0.8.0", "beta_end": 0.02, "beta_schedule": "scaled_linear",
+    "beta_start": 0.0001, "clip_sample": False, "num_train_timesteps": 1000, "prediction_type": "epsilon",
+    "set_alpha_to_one": False, "steps_offset": 1, "trained_betas": None}
+
+UPSCALER_LOW_RES_SCHEDULER_CONFIG = {  # stabilityai/stable-diffusion-x4-upscaler low_res_scheduler
+    "_class_name": "DDPMScheduler", "_diffusers_version": "0.8.0", "beta_end": 0.02, "beta_schedule": "scaled_linear",
+    "beta_start": 0.0001, "clip_sample": False, "num_train_timesteps": 1000, "trained_betas": None,
+    "variance_type": "fixed_small"}
+
+UPSCALER_MODEL_INDEX = {
+    "_class_name": "OnnxStableDiffusionUpscalePipeline", "_diffusers_version": "0.15.0",
+    "low_res_scheduler": ["diffusers", "DDPMScheduler"], "scheduler": ["diffusers", "DDIMScheduler"],
+    "text_encoder": ["diffusers", "OnnxRuntimeModel"], "tokenizer": ["transformers", "CLIPTokenizer"],
+    "unet": ["diffusers", "OnnxRuntimeModel"], "vae": ["diffusers", "OnnxRuntimeModel"],
+    "max_noise_level": 350, "num_latent_channels": 4, "num_unet_input_channels": 7}
+
+
+def write_sd_upscaler(d, bpe_text, opset, seed):
+    """diffusers' OnnxStableDiffusionUpscalePipeline layout: UNet sample [b,7,h,w] (latents + noisy low-res image),
+    class_labels int64 [b] (noise level); latents at the low-res size; single vae latent_sample [b,4,h,w] ->
+    sample [b,3,4h,4w] (latents scaled by 1/0.08333 first)."""
+    vocab_size = write_tokenizer(f"{d}/tokenizer", bpe_text)
+    _, te = build_text_encoder(CONFIG, vocab_size, opset, seed + 1, hidden_states=False)
+    save(te, f"{d}/text_encoder/model.onnx")
+    _, un = build_unet(CONFIG, opset, seed + 2, "float32", identity_eps=True, in_channels=7, class_embeds=1000)
+    save(un, f"{d}/unet/model.onnx")
+    _, vae = build_vae_decoder(CONFIG, opset, seed + 4, channels=(8, 16, 32))
+    save(vae, f"{d}/vae/model.onnx")
+    os.makedirs(f"{d}/scheduler", exist_ok=True)
+    write_json(f"{d}/scheduler/scheduler_config.json", UPSCALER_SCHEDULER_CONFIG)
+    os.makedirs(f"{d}/low_res_scheduler", exist_ok=True)
+    write_json(f"{d}/low_res_scheduler/scheduler_config.json", UPSCALER_LOW_RES_SCHEDULER_CONFIG)
+    write_json(f"{d}/model_index.json", UPSCALER_MODEL_INDEX)
 
 
 def main():
@@ -585,6 +665,13 @@ def main():
                    timestep_dtype="int64", hidden_states=False, external=False)
     save(build_upscaler(a.opset, seed + 5), f"{out}/upscaling-tiny-x4.onnx")
     save(build_face(a.opset, seed + 6), f"{out}/correction-tiny-face.onnx")
+    # generator 2: inpainting pipeline, x2 upscaler, SD x4 upscaler, CodeFormer stand-in (new seeds, so the
+    # files above stay byte-identical)
+    write_pipeline(f"{out}/diffusion-tiny-inpaint", bpe_text, a.opset, seed + 200,
+                   timestep_dtype="float32", hidden_states=True, external=False, in_channels=9)
+    save(build_upscaler(a.opset, seed + 9, scale=2), f"{out}/upscaling-tiny-x2.onnx")
+    write_sd_upscaler(f"{out}/upscaling-stable-diffusion-x4-tiny", bpe_text, a.opset, seed + 300)
+    save(build_codeformer(a.opset, seed + 10), f"{out}/correction-tiny-codeformer.onnx")
     n_lora = write_lora(f"{out}/lora/tiny-lora.safetensors", un_g, te_g, seed + 7)
     rng = np.random.default_rng(seed + 8)
     write_safetensors(f"{out}/inversion/tiny-inversion.safetensors",

@@ -2,14 +2,18 @@
 //! Stable Diffusion pipeline.
 
 pub mod error;
+pub mod image_model;
+pub mod latents;
 pub mod noise;
 pub mod prompt;
 pub mod schedulers;
+pub mod sd_upscaler;
 pub mod stable_diffusion;
 pub mod text_encoder;
 pub mod tokenizer;
 pub mod unet;
 pub mod vae;
+pub mod vae_encoder;
 
 pub use error::{DiffusionError, Result};
 pub use stable_diffusion::StableDiffusion;

@@ -1,6 +1,6 @@
 use thiserror::Error;
 
-/// Errors of image decoding, PNG encoding and PNG text reading.
+/// Errors of image decoding, PNG encoding and text reading, and of the image operations.
 #[derive(Debug, Error)]
 pub enum ImageError {
     #[error("the data is not a PNG, JPEG or WebP image")]
@@ -28,4 +28,23 @@ pub enum ImageError {
     Encode(String),
     #[error("invalid PNG: {0}")]
     InvalidPng(String),
+    #[error("{what}: the sizes differ ({a_width}×{a_height} and {b_width}×{b_height})")]
+    SizeMismatch {
+        what: &'static str,
+        a_width: u32,
+        a_height: u32,
+        b_width: u32,
+        b_height: u32,
+    },
+    #[error(
+        "invalid colour {0:?} (use a name such as \"white\", #rgb, #rrggbb, rgb(), hsl() or hsv())"
+    )]
+    InvalidColor(String),
+    #[error("the {filter} source filter needs a model: {model}")]
+    FilterNeedsModel {
+        filter: &'static str,
+        model: &'static str,
+    },
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
 }

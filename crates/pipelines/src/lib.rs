@@ -1,22 +1,41 @@
 //! Image pipelines: txt2img today; img2img, inpaint, upscale and chains build on the same parts.
 
+pub mod blend;
+pub mod correction;
+pub mod denoise;
 pub mod error;
+pub mod highres;
+pub mod image_util;
+pub mod inpaint;
+pub mod options;
 pub mod params;
 pub mod progress;
+pub mod sd;
+pub mod source_filter;
+pub mod stages;
+pub mod tiling;
 pub mod txt2img;
+pub mod upscale;
+pub mod vae_tiles;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use onnx_web_diffusion::image_model::ImageModel;
+use onnx_web_diffusion::sd_upscaler::SdUpscaler;
+use onnx_web_diffusion::stable_diffusion::part_path;
 use onnx_web_diffusion::tokenizer::ClipTokenizer;
-use onnx_web_diffusion::StableDiffusion;
+use onnx_web_diffusion::vae_encoder::VaeEncoder;
+use onnx_web_diffusion::{DiffusionError, StableDiffusion};
 use onnx_web_engine::Engine;
 use parking_lot::Mutex;
 
 pub use error::{PipelineError, Result};
+pub use options::{Border, HighresOptions, TileOptions, UpscaleOptions, UpscaleOrder};
 pub use params::{ImageParams, Size};
 pub use progress::{Cancelled, Progress};
+pub use stages::JobContext;
 
 /// Shared by all workers: the engine (with its session cache) and parsed tokenizers.
 pub struct Pipelines {
@@ -56,6 +75,30 @@ impl Pipelines {
             platform,
             tokenizer,
         )?)
+    }
+
+    /// The VAE encoder of `model_dir` (img2img, inpainting).
+    pub fn vae_encoder(&self, model_dir: &Path, platform: &str) -> Result<VaeEncoder> {
+        let path = part_path(model_dir, "vae_encoder");
+        if !path.is_file() {
+            return Err(DiffusionError::MissingPart {
+                path: model_dir.to_path_buf(),
+                part: "vae_encoder/model.onnx".into(),
+            }
+            .into());
+        }
+        Ok(VaeEncoder::new(self.engine.load(&path, platform)?)?)
+    }
+
+    /// A single-file image model: an upscaler or a face restorer.
+    pub fn image_model(&self, path: &Path, platform: &str) -> Result<ImageModel> {
+        Ok(ImageModel::new(self.engine.load(path, platform)?)?)
+    }
+
+    /// The parts of a Stable Diffusion x4 upscaler folder.
+    pub fn sd_upscaler(&self, dir: &Path, platform: &str) -> Result<SdUpscaler> {
+        let tokenizer = self.tokenizer(dir)?;
+        Ok(SdUpscaler::load(&self.engine, dir, platform, tokenizer)?)
     }
 
     /// Loads the model and runs txt2img.

@@ -1,9 +1,14 @@
 //! txt2img: prompt -> embeddings -> seeded latents -> scheduler loop over the UNet -> VAE -> images.
+//!
+//! The randomness is onnx-web's: the initial latents are `numpy.random.default_rng(seed)` draws
+//! ([`latents_from_seed`], bit for bit), and stochastic schedulers draw their step noise from
+//! `numpy.random.RandomState(seed)` (see [`scheduler_noise`]).
 
 use std::time::{Duration, Instant};
 
 use image::RgbImage;
-use onnx_web_diffusion::noise::{NoiseSource, SeededNoise};
+use onnx_web_diffusion::latents::{latent_shape, latents_from_seed};
+use onnx_web_diffusion::noise::RandomState;
 use onnx_web_diffusion::prompt::encode_prompt;
 use onnx_web_diffusion::schedulers::{create_scheduler, SchedulerOptions};
 use onnx_web_diffusion::vae::LATENT_SCALE;
@@ -43,10 +48,26 @@ pub struct Txt2ImgOutput {
     pub stats: RunStats,
 }
 
-/// Seed of the scheduler's own noise, kept apart from the initial latents' stream so that
-/// deterministic and stochastic schedulers start from the same latents for a seed.
-fn scheduler_noise_seed(seed: u32) -> u64 {
-    u64::from(seed) | (1 << 32)
+/// The final latents of a run: the scheduler's last output, `[batch, 4, height / 8, width / 8]`,
+/// before the `1 / 0.18215` scaling and the VAE.
+pub struct Txt2ImgLatents {
+    pub latents: Vec<f32>,
+    pub shape: [usize; 4],
+    /// Time so far (text encoder and UNet; no VAE).
+    pub stats: RunStats,
+}
+
+/// The step noise of stochastic schedulers (DDIM with eta > 0, Euler ancestral, ...) for a seed:
+/// `numpy.random.RandomState(seed).randn(...)` in float32, one draw of the latents' shape per
+/// step.
+///
+/// onnx-web itself cannot be matched here: diffusers' ONNX pipelines do not pass their
+/// `generator` (onnx-web's `RandomState(seed)`) to `scheduler.step`, so those schedulers draw
+/// from torch's global, unseeded generator, whose state depends on what the worker process ran
+/// before. We draw from the generator onnx-web hands to the pipeline instead: reproducible, and
+/// independent of the initial latents' stream.
+pub fn scheduler_noise(seed: u32) -> RandomState {
+    RandomState::new(seed)
 }
 
 /// Runs txt2img on loaded models. Progress counts UNet calls; a cancel stops at the next one.
@@ -56,6 +77,32 @@ pub fn run(
     size: Size,
     progress: &Progress,
 ) -> Result<Txt2ImgOutput> {
+    let started = Instant::now();
+    let Txt2ImgLatents {
+        mut latents,
+        shape,
+        mut stats,
+    } = denoise(models, params, size, progress)?;
+
+    latents.iter_mut().for_each(|x| *x /= LATENT_SCALE);
+    let call_started = Instant::now();
+    let (decoded, image_shape) = models.vae_decoder.decode(&latents, shape)?;
+    stats.in_runtime += call_started.elapsed();
+    let [_, _, height, width] = image_shape;
+    let images = decoded_to_images(&decoded, shape[0], height, width);
+
+    stats.total = started.elapsed();
+    Ok(Txt2ImgOutput { images, stats })
+}
+
+/// txt2img up to the final latents: prompt embeddings, onnx-web's seeded latents, the scheduler
+/// loop over the UNet. [`run`] decodes the result; tests compare it with onnx-web's.
+pub fn denoise(
+    models: &StableDiffusion,
+    params: &ImageParams,
+    size: Size,
+    progress: &Progress,
+) -> Result<Txt2ImgLatents> {
     let started = Instant::now();
     // Timed here, per call, rather than read from the models' counters, which jobs on other
     // threads may be adding to.
@@ -90,15 +137,11 @@ pub fn run(
     )?;
     scheduler.set_timesteps(params.steps.max(1) as usize, None);
 
-    let latent_shape = [
-        batch,
-        4,
-        (size.height / 8) as usize,
-        (size.width / 8) as usize,
-    ];
+    // onnx-web's get_latents_from_seed, for the whole image.
+    let (width, height) = (size.width as usize, size.height as usize);
+    let latent_shape = latent_shape(batch, width, height);
     let latent_len: usize = latent_shape.iter().product();
-    let mut latents = vec![0f32; latent_len];
-    SeededNoise::new(u64::from(params.seed)).fill_standard_normal(&mut latents);
+    let mut latents = latents_from_seed(u64::from(params.seed), batch, width, height);
     let init_sigma = scheduler.init_noise_sigma();
     latents.iter_mut().for_each(|x| *x *= init_sigma);
 
@@ -107,7 +150,7 @@ pub fn run(
     let mut model_input = vec![0f32; rows * latent_len];
     let mut prediction = vec![0f32; rows * latent_len];
     let mut guided = vec![0f32; latent_len];
-    let mut step_noise = SeededNoise::new(scheduler_noise_seed(params.seed));
+    let mut step_noise = scheduler_noise(params.seed);
     let unet_shape = [
         rows * batch,
         latent_shape[1],
@@ -149,19 +192,16 @@ pub fn run(
     }
     let denoise_loop = loop_started.elapsed();
 
-    latents.iter_mut().for_each(|x| *x /= LATENT_SCALE);
-    let call_started = Instant::now();
-    let (decoded, image_shape) = models.vae_decoder.decode(&latents, latent_shape)?;
-    in_runtime += call_started.elapsed() + in_unet;
-    let [_, _, height, width] = image_shape;
-    let images = decoded_to_images(&decoded, batch, height, width);
-
     let stats = RunStats {
         total: started.elapsed(),
-        in_runtime,
+        in_runtime: in_runtime + in_unet,
         in_unet,
         denoise_loop,
         unet_calls: timesteps.len() as u32,
     };
-    Ok(Txt2ImgOutput { images, stats })
+    Ok(Txt2ImgLatents {
+        latents,
+        shape: latent_shape,
+        stats,
+    })
 }

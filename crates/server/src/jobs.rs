@@ -8,19 +8,106 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
-use onnx_web_pipelines::{ImageParams, Progress, Size};
+use image::{GrayImage, RgbImage};
+use onnx_web_pipelines::inpaint::InpaintOptions;
+use onnx_web_pipelines::{
+    HighresOptions, ImageParams, Progress, Size, TileOptions, UpscaleOptions,
+};
 use parking_lot::{Condvar, Mutex};
 
 /// What a job does, with everything it needs already validated.
 #[derive(Debug, Clone)]
 pub enum JobSpec {
     Txt2Img(Txt2ImgJob),
+    Img2Img(Img2ImgJob),
+    Inpaint(InpaintJob),
+    Upscale(UpscaleJob),
+    Blend(BlendJob),
+}
+
+/// Tiling, upscaling/correction and highres options of a job.
+#[derive(Debug, Clone)]
+pub struct StageOptions {
+    pub tiles: TileOptions,
+    pub upscale: UpscaleOptions,
+    pub highres: HighresOptions,
+}
+
+impl Default for StageOptions {
+    fn default() -> Self {
+        Self {
+            tiles: TileOptions::default(),
+            upscale: UpscaleOptions::none(),
+            highres: HighresOptions::disabled(),
+        }
+    }
+}
+
+/// An uploaded image, shared and printed by size only.
+#[derive(Clone)]
+pub struct SharedImage(pub Arc<RgbImage>);
+
+impl std::fmt::Debug for SharedImage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "RgbImage({}x{})", self.0.width(), self.0.height())
+    }
+}
+
+/// An uploaded mask, shared and printed by size only.
+#[derive(Clone)]
+pub struct SharedMask(pub Arc<GrayImage>);
+
+impl std::fmt::Debug for SharedMask {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "GrayImage({}x{})", self.0.width(), self.0.height())
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct Txt2ImgJob {
     pub params: ImageParams,
     pub size: Size,
+    pub stages: StageOptions,
+    pub metadata: OutputMetadata,
+}
+
+#[derive(Debug, Clone)]
+pub struct Img2ImgJob {
+    pub params: ImageParams,
+    pub stages: StageOptions,
+    pub source: SharedImage,
+    /// `none`, `gaussian`, `noise`, `canny`: applied first; unless `none`, the filtered source is
+    /// also saved as the last output.
+    pub source_filter: String,
+    pub strength: f32,
+    pub loopback: u32,
+    pub metadata: OutputMetadata,
+}
+
+#[derive(Debug, Clone)]
+pub struct InpaintJob {
+    pub params: ImageParams,
+    pub stages: StageOptions,
+    pub source: SharedImage,
+    pub mask: SharedMask,
+    pub options: InpaintOptions,
+    pub metadata: OutputMetadata,
+}
+
+#[derive(Debug, Clone)]
+pub struct UpscaleJob {
+    pub params: ImageParams,
+    pub stages: StageOptions,
+    pub source: SharedImage,
+    pub metadata: OutputMetadata,
+}
+
+#[derive(Debug, Clone)]
+pub struct BlendJob {
+    pub params: ImageParams,
+    pub stages: StageOptions,
+    pub sources: [SharedImage; 2],
+    pub mask: SharedMask,
     pub metadata: OutputMetadata,
 }
 
@@ -357,6 +444,7 @@ mod tests {
                     width: 64,
                     height: 64,
                 },
+                stages: StageOptions::default(),
                 metadata: OutputMetadata {
                     response: serde_json::Value::Null,
                     parameters: String::new(),

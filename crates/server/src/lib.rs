@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod error;
+pub mod images_routes;
 pub mod jobs;
 pub mod models;
 pub mod naming;
@@ -12,4 +13,5 @@ pub mod responses;
 pub mod routes;
 pub mod state;
 pub mod static_files;
+pub mod uploads;
 pub mod worker;

@@ -89,7 +89,11 @@ pub const REFERENCE_PIPELINES: &[&str] = &[
 ];
 
 /// The pipelines this server runs, for `/api/settings/pipelines`.
-pub const IMPLEMENTED_PIPELINES: &[&str] = &["txt2img"];
+pub const IMPLEMENTED_PIPELINES: &[&str] =
+    &["img2img", "inpaint", "panorama", "txt2img", "upscale"];
+
+/// Resamplers usable as `upscaling` models (onnx-web's `upscale-simple` methods).
+pub const SIMPLE_UPSCALERS: &[&str] = &["bilinear", "bicubic", "lanczos", "nearest"];
 
 /// onnx-web's highres methods (§1.4.3).
 pub const HIGHRES_METHODS: &[&str] = &["bilinear", "lanczos", "upscale"];
@@ -499,7 +503,7 @@ impl BaseParams {
     }
 }
 
-/// onnx-web's `UpscaleParams` (§1.4.2). Parsed and echoed; not run yet.
+/// onnx-web's `UpscaleParams` (§1.4.2).
 #[derive(Clone, Debug, PartialEq)]
 pub struct UpscaleParams {
     pub upscale: bool,
@@ -514,7 +518,7 @@ pub struct UpscaleParams {
     pub upscale_order: String,
 }
 
-/// onnx-web's `HighresParams` (§1.4.3). Parsed and echoed; not run yet.
+/// onnx-web's `HighresParams` (§1.4.3).
 #[derive(Clone, Debug, PartialEq)]
 pub struct HighresParams {
     pub enabled: bool,
@@ -741,7 +745,7 @@ pub fn build_image_params(
 }
 
 /// The upscale / correction group (§1.4.2). `upscaling` and `correction` fall back to the first
-/// listed model (or none) like onnx-web, since they do not run yet.
+/// listed model (or none) like onnx-web; `upscaling` also takes the simple resamplers' names.
 pub fn build_upscale(query: &Query, ctx: &ParseContext<'_>) -> Result<UpscaleParams, ApiError> {
     let names = |list: &[crate::models::ModelEntry]| -> Vec<String> {
         list.iter().map(|e| e.name.clone()).collect()
@@ -751,7 +755,11 @@ pub fn build_upscale(query: &Query, ctx: &ParseContext<'_>) -> Result<UpscalePar
     let params = ctx.params;
     Ok(UpscaleParams {
         upscale: get_boolean(query, "upscale", false),
-        upscale_model: get_from_list(query, "upscaling", &upscaling).map(str::to_owned),
+        // The simple resamplers are accepted by name beside the model list.
+        upscale_model: match query.get("upscaling") {
+            Some(name) if SIMPLE_UPSCALERS.contains(&name) => Some(name.to_owned()),
+            _ => get_from_list(query, "upscaling", &upscaling).map(str::to_owned),
+        },
         correction_model: get_from_list(query, "correction", &correction).map(str::to_owned),
         scale: params.uint(query, "scale")?,
         outscale: params.uint(query, "outscale")?,
@@ -1105,8 +1113,8 @@ pub(crate) mod tests {
                 ("model", "../diffusion-a", "model: unknown model"),
                 (
                     "scheduler",
-                    "heun",
-                    "scheduler: unknown scheduler \"heun\"; available: ddim, euler, euler-a, pndm",
+                    "warp-drive",
+                    "scheduler: unknown scheduler \"warp-drive\"; available: ddim, ddpm, ",
                 ),
                 ("pipeline", "magic", "pipeline: unknown pipeline \"magic\""),
                 (

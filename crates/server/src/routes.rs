@@ -1,9 +1,10 @@
-//! The HTTP routes (§1.0): settings lists, txt2img, ready/cancel, the admin status, the static
-//! files, and JSON 501 answers for the onnx-web routes that are not implemented yet.
+//! The HTTP routes (§1.0): settings lists, the image endpoints (txt2img here, the ones with uploads
+//! in `images_routes`), ready/cancel, the admin status, the static files, and JSON 501 answers for
+//! the onnx-web routes that are not implemented yet.
 
 use std::sync::Arc;
 
-use axum::extract::{RawQuery, State};
+use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put, MethodRouter};
@@ -13,6 +14,7 @@ use serde_json::{json, Value};
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
 use crate::error::ApiError;
+use crate::images_routes::{check_output_size, stage_options};
 use crate::jobs::{Job, JobSpec, JobStatus, OutputMetadata, Txt2ImgJob};
 use crate::models::{network_tokens, Catalog};
 use crate::naming::{make_output_names, sanitize_name, unix_time_now, NameFields};
@@ -90,12 +92,24 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/settings/strings", get(list_strings))
         .route("/api/settings/wildcards", get(list_wildcards))
         .route("/api/txt2img", post(txt2img))
-        .route("/api/img2img", not_implemented_post("/api/img2img"))
+        .route(
+            "/api/img2img",
+            uploads_post(post(crate::images_routes::img2img)),
+        )
         .route("/api/txt2txt", not_implemented_post("/api/txt2txt"))
-        .route("/api/inpaint", not_implemented_post("/api/inpaint"))
-        .route("/api/upscale", not_implemented_post("/api/upscale"))
+        .route(
+            "/api/inpaint",
+            uploads_post(post(crate::images_routes::inpaint)),
+        )
+        .route(
+            "/api/upscale",
+            uploads_post(post(crate::images_routes::upscale)),
+        )
         .route("/api/chain", not_implemented_post("/api/chain"))
-        .route("/api/blend", not_implemented_post("/api/blend"))
+        .route(
+            "/api/blend",
+            uploads_post(post(crate::images_routes::blend)),
+        )
         .route("/api/cancel", put(cancel))
         .route("/api/ready", get(ready))
         .route(
@@ -143,6 +157,11 @@ pub fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
             .allow_methods(AllowMethods::mirror_request())
             .allow_headers(AllowHeaders::mirror_request()),
     )
+}
+
+/// Image uploads need more than axum's default 2 MB body limit.
+fn uploads_post(route: MethodRouter<Arc<AppState>>) -> MethodRouter<Arc<AppState>> {
+    route.layer(DefaultBodyLimit::max(crate::uploads::MAX_UPLOAD_BYTES))
 }
 
 fn not_implemented_post(path: &'static str) -> MethodRouter<Arc<AppState>> {
@@ -256,11 +275,8 @@ async fn txt2img(
     let (base, size, platform) = build_base_params(&query, &ctx, "txt2img")?;
     let upscale = build_upscale(&query, &ctx)?;
     let highres = build_highres(&query, &ctx)?;
-    if upscale.upscale || upscale.faces || highres.enabled {
-        tracing::warn!(
-            "txt2img: highres, upscaling and face correction are not run yet; echoing them only"
-        );
-    }
+    let stages = stage_options(&catalog, &base, &upscale, Some(&highres))?;
+    check_output_size(size.width, size.height, &stages, "width")?;
 
     let model_path = base.model_dir.to_string_lossy().into_owned();
     let fields = NameFields {
@@ -298,6 +314,7 @@ async fn txt2img(
             spec: JobSpec::Txt2Img(Txt2ImgJob {
                 params: base.image_params(),
                 size,
+                stages: stages.clone(),
                 metadata: OutputMetadata {
                     response: response.clone(),
                     parameters: parameters.clone(),
@@ -470,9 +487,16 @@ mod tests {
         let (status, body) = call_json(&f.state, "GET", "/api/settings/platforms").await;
         assert_eq!((status, body), (StatusCode::OK, json!(["any", "cpu"])));
         let (_, body) = call_json(&f.state, "GET", "/api/settings/schedulers").await;
-        assert_eq!(body, json!(["ddim", "euler", "euler-a", "pndm"]));
+        assert_eq!(
+            body,
+            json!(onnx_web_diffusion::schedulers::SCHEDULER_NAMES),
+            "every scheduler, in onnx-web's order"
+        );
         let (_, body) = call_json(&f.state, "GET", "/api/settings/pipelines").await;
-        assert_eq!(body, json!(["txt2img"]));
+        assert_eq!(
+            body,
+            json!(["img2img", "inpaint", "panorama", "txt2img", "upscale"])
+        );
         let (_, body) = call_json(&f.state, "GET", "/api/settings/models").await;
         assert_eq!(body["diffusion"], json!(["diffusion-tiny"]));
         assert_eq!(body["networks"][0]["name"], json!("shiny"));
@@ -587,6 +611,9 @@ mod tests {
         let (status, _) = call_json(&f.state, "PUT", "/api/cancel?output=").await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         let (status, body) = call_json(&f.state, "POST", "/api/img2img").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body, json!({"error": "source image is required"}));
+        let (status, body) = call_json(&f.state, "POST", "/api/txt2txt").await;
         assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
         assert!(body["error"].as_str().unwrap().contains("not implemented"));
         let (status, _) = call_json(&f.state, "PUT", "/api/extras").await;

@@ -230,6 +230,39 @@ fn every_implemented_scheduler_runs_and_both_model_layouts_load() {
 }
 
 #[test]
+fn schedulers_that_call_the_model_twice_count_every_call() {
+    let server = TestServer::start();
+    // Heun and the DPM-2 family run 2n-1 UNet calls for n steps, as diffusers does; onnx-web's
+    // progress counts calls too, so a finished 4-step job reports 7.
+    for scheduler in ["heun", "k-dpm-2", "k-dpm-2-a", "dpm-sde"] {
+        let job = server.txt2img(&format!(
+            "{BASE}&width=64&height=64&seed=4&scheduler={scheduler}"
+        ));
+        let key = job["outputs"][0].as_str().unwrap();
+        let last = server.wait(key).pop().unwrap();
+        assert_eq!(last["failed"], false, "{scheduler}: {last}");
+        assert_eq!(last["progress"], 7, "{scheduler}: {last}");
+    }
+    // A cancel lands between the two calls of a step as well as anywhere else.
+    let job = server.txt2img(
+        "prompt=x&steps=150&width=256&height=256&seed=1&scheduler=heun&model=diffusion-tiny-demo",
+    );
+    let key = job["outputs"][0].as_str().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while server.ready(key)["progress"].as_u64().unwrap() < 3 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "heun job never progressed"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    server.cancel(key);
+    let last = server.wait(key).pop().unwrap();
+    assert_eq!(last["cancelled"], true);
+    assert!(last["progress"].as_u64().unwrap() < 299, "{last}");
+}
+
+#[test]
 fn cancel_removes_a_pending_job_and_stops_a_running_one() {
     let server = TestServer::start();
     // A long job keeps the only worker busy: 300 steps at 256x256.

@@ -50,6 +50,34 @@ pub struct SchedulerConfig {
     pub final_sigmas_type: String,
     /// `discrete` or `continuous` (Euler).
     pub timestep_type: String,
+    /// DDPM: `fixed_small` (default), `fixed_small_log`, `fixed_large`; DPM-Solver: `None`.
+    pub variance_type: Option<String>,
+    /// Multistep / singlestep solvers (DEIS, DPM-Solver, UniPC): 1, 2 or 3; default 2.
+    pub solver_order: usize,
+    /// DPM-Solver: `dpmsolver++` (default), `dpmsolver`, `sde-dpmsolver++`, `sde-dpmsolver`;
+    /// `deis` for DEIS. `None` = the class default.
+    pub algorithm_type: Option<String>,
+    /// DPM-Solver: `midpoint` (default) or `heun`; UniPC: `bh2` (default) or `bh1`; DEIS:
+    /// `logrho`. Names of the other families are mapped as diffusers maps them.
+    pub solver_type: Option<String>,
+    /// `None` = class default (multistep solvers: true, DPM-Solver singlestep: false).
+    pub lower_order_final: Option<bool>,
+    /// DPM-Solver multistep: a first-order last step.
+    pub euler_at_final: bool,
+    /// DPM-Solver: clip the schedule where lambda(t) falls below this; default -inf (no clip).
+    /// `-Infinity` in the JSON (as Python writes it) is read as the default.
+    pub lambda_min_clipped: f64,
+    /// UniPC: predict x0 (UniPC's `B(h)` in data space) rather than the noise.
+    pub predict_x0: bool,
+    /// UniPC: steps whose corrector is skipped.
+    pub disable_corrector: Vec<usize>,
+    /// LCM: the length of the schedule the model was distilled on.
+    pub original_inference_steps: usize,
+    /// LCM: scale of the timestep in the boundary-condition scalings.
+    pub timestep_scaling: f64,
+    /// Sigma schedules we do not implement (exponential, beta, flow, Lu's lambdas): refused by
+    /// the schedulers that would read them.
+    pub unsupported_sigmas: Option<&'static str>,
 }
 
 impl Default for SchedulerConfig {
@@ -83,6 +111,21 @@ struct RawSchedulerConfig {
     sigma_max: Option<f64>,
     final_sigmas_type: Option<String>,
     timestep_type: Option<String>,
+    variance_type: Option<String>,
+    solver_order: Option<usize>,
+    algorithm_type: Option<String>,
+    solver_type: Option<String>,
+    lower_order_final: Option<bool>,
+    euler_at_final: Option<bool>,
+    lambda_min_clipped: Option<f64>,
+    predict_x0: Option<bool>,
+    disable_corrector: Option<Vec<usize>>,
+    original_inference_steps: Option<usize>,
+    timestep_scaling: Option<f64>,
+    use_exponential_sigmas: Option<bool>,
+    use_beta_sigmas: Option<bool>,
+    use_flow_sigmas: Option<bool>,
+    use_lu_lambdas: Option<bool>,
     /// Deprecated spelling of `prediction_type` (diffusers < 0.10).
     predict_epsilon: Option<bool>,
 }
@@ -117,6 +160,26 @@ impl From<RawSchedulerConfig> for SchedulerConfig {
             sigma_max: raw.sigma_max,
             final_sigmas_type: raw.final_sigmas_type.unwrap_or_else(|| "zero".into()),
             timestep_type: raw.timestep_type.unwrap_or_else(|| "discrete".into()),
+            variance_type: raw.variance_type,
+            solver_order: raw.solver_order.unwrap_or(2),
+            algorithm_type: raw.algorithm_type,
+            solver_type: raw.solver_type,
+            lower_order_final: raw.lower_order_final,
+            euler_at_final: raw.euler_at_final.unwrap_or(false),
+            lambda_min_clipped: raw.lambda_min_clipped.unwrap_or(f64::NEG_INFINITY),
+            predict_x0: raw.predict_x0.unwrap_or(true),
+            disable_corrector: raw.disable_corrector.unwrap_or_default(),
+            original_inference_steps: raw.original_inference_steps.unwrap_or(50),
+            timestep_scaling: raw.timestep_scaling.unwrap_or(10.0),
+            unsupported_sigmas: [
+                (raw.use_exponential_sigmas, "use_exponential_sigmas"),
+                (raw.use_beta_sigmas, "use_beta_sigmas"),
+                (raw.use_flow_sigmas, "use_flow_sigmas"),
+                (raw.use_lu_lambdas, "use_lu_lambdas"),
+            ]
+            .into_iter()
+            .find(|(value, _)| *value == Some(true))
+            .map(|(_, key)| key),
         }
     }
 }
@@ -162,9 +225,14 @@ impl SchedulerConfig {
         })
     }
 
-    /// Parses the text of a `scheduler_config.json`.
+    /// Parses the text of a `scheduler_config.json`. Python's `json` writes non-finite floats
+    /// as `NaN`, `Infinity` and `-Infinity` (diffusers' `lambda_min_clipped` default is
+    /// `-inf`); those bare words are read as `null`, i.e. the class default.
     pub fn from_json_str(text: &str) -> Result<Self, SchedulerError> {
-        serde_json::from_str(text).map_err(|source| SchedulerError::Json { path: None, source })
+        let text = replace_non_finite_literals(text);
+        serde_json::from_str::<RawSchedulerConfig>(&text)
+            .map(Self::from)
+            .map_err(|source| SchedulerError::Json { path: None, source })
     }
 
     /// What diffusers' Stable Diffusion pipelines (the ONNX ones included) do to the scheduler
@@ -177,6 +245,20 @@ impl SchedulerConfig {
             self.clip_sample = Some(false);
         }
         self
+    }
+
+    /// Refuses the sigma schedules that no scheduler here implements.
+    pub(crate) fn check_sigma_options(
+        &self,
+        scheduler: &'static str,
+    ) -> Result<(), SchedulerError> {
+        match self.unsupported_sigmas {
+            Some(key) => Err(SchedulerError::Unsupported {
+                scheduler,
+                feature: key.to_string(),
+            }),
+            None => Ok(()),
+        }
     }
 
     pub fn beta_schedule(&self) -> Result<BetaSchedule, SchedulerError> {
@@ -259,6 +341,40 @@ impl SchedulerConfig {
         }
         Ok(cumprod_alphas(&betas))
     }
+}
+
+/// `NaN`, `Infinity` and `-Infinity` outside strings become `null`.
+fn replace_non_finite_literals(text: &str) -> std::borrow::Cow<'_, str> {
+    if !(text.contains("NaN") || text.contains("Infinity")) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut rest = text;
+    while let Some(c) = rest.chars().next() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+        } else if c == '"' {
+            in_string = true;
+        } else if let Some(word) = ["-Infinity", "Infinity", "NaN"]
+            .into_iter()
+            .find(|w| rest.starts_with(w))
+        {
+            out.push_str("null");
+            rest = &rest[word.len()..];
+            continue;
+        }
+        out.push(c);
+        rest = &rest[c.len_utf8()..];
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 /// `torch.linspace(start, end, steps, dtype=torch.float32)` on CPU: float32 arithmetic, the
@@ -512,6 +628,30 @@ pub(crate) mod tests {
         let missing = SchedulerConfig::from_file(&dir.join("missing.json")).unwrap_err();
         assert!(matches!(missing, SchedulerError::Io { .. }));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn python_non_finite_floats_read_as_defaults() {
+        let config = SchedulerConfig::from_json_str(
+            r#"{"lambda_min_clipped": -Infinity, "name": "x -Infinity \" NaN", "beta_end": NaN,
+                "solver_order": 3}"#,
+        )
+        .unwrap();
+        assert_eq!(config.lambda_min_clipped, f64::NEG_INFINITY);
+        assert_eq!(config.beta_end, 0.02);
+        assert_eq!(config.solver_order, 3);
+        let config = SchedulerConfig::from_json_str(r#"{"lambda_min_clipped": -5.1}"#).unwrap();
+        assert_eq!(config.lambda_min_clipped, -5.1);
+    }
+
+    #[test]
+    fn unsupported_sigma_schedules_are_named() {
+        let config = SchedulerConfig::from_json_str(r#"{"use_beta_sigmas": true}"#).unwrap();
+        assert_eq!(config.unsupported_sigmas, Some("use_beta_sigmas"));
+        assert!(config.check_sigma_options("heun").is_err());
+        assert!(SchedulerConfig::default()
+            .check_sigma_options("heun")
+            .is_ok());
     }
 
     #[test]

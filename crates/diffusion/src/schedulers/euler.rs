@@ -284,6 +284,10 @@ impl Scheduler for EulerDiscreteScheduler {
         &self.all_timesteps[self.begin..]
     }
 
+    fn sigmas(&self) -> Option<&[f32]> {
+        Some(&self.sigmas)
+    }
+
     fn init_noise_sigma(&self) -> f32 {
         euler_init_noise_sigma(&self.sigmas, self.spacing)
     }

@@ -78,6 +78,10 @@ impl Scheduler for EulerAncestralDiscreteScheduler {
         &self.all_timesteps[self.begin..]
     }
 
+    fn sigmas(&self) -> Option<&[f32]> {
+        Some(&self.sigmas)
+    }
+
     fn init_noise_sigma(&self) -> f32 {
         euler_init_noise_sigma(&self.sigmas, self.spacing)
     }

@@ -18,18 +18,46 @@
 
 pub mod config;
 pub mod ddim;
+pub mod ddpm;
+pub mod deis_multistep;
+pub mod dpm_multistep;
+pub mod dpm_sde;
+pub mod dpm_singlestep;
 pub mod euler;
 pub mod euler_ancestral;
+pub mod heun;
+pub mod ipndm;
+pub mod k_dpm_2;
+pub mod k_dpm_2_ancestral;
+mod k_sigmas;
+pub mod lcm;
+pub mod lms;
+mod multistep;
+#[cfg(test)]
+mod oracle_tests;
 pub mod pndm;
+pub mod unipc;
 
 use std::path::PathBuf;
 
 pub use crate::noise::NoiseSource;
 pub use config::{BetaSchedule, PredictionType, SchedulerConfig, TimestepSpacing};
 pub use ddim::DdimScheduler;
+pub use ddpm::DdpmScheduler;
+pub use deis_multistep::DeisMultistepScheduler;
+pub use dpm_multistep::DpmSolverMultistepScheduler;
+pub use dpm_sde::DpmSolverSdeScheduler;
+pub use dpm_singlestep::DpmSolverSinglestepScheduler;
 pub use euler::EulerDiscreteScheduler;
 pub use euler_ancestral::EulerAncestralDiscreteScheduler;
+pub use heun::HeunDiscreteScheduler;
+pub use ipndm::IpndmScheduler;
+pub use k_dpm_2::KDpm2DiscreteScheduler;
+pub use k_dpm_2_ancestral::KDpm2AncestralDiscreteScheduler;
+pub use lcm::LcmScheduler;
+pub use lms::LmsDiscreteScheduler;
 pub use pndm::PndmScheduler;
+pub use unipc::UniPcMultistepScheduler;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SchedulerError {
@@ -117,10 +145,34 @@ pub trait Scheduler: Send {
     /// diffusers' `order` of the class (model calls per step for the multi-call solvers);
     /// informational, and the multiplier of skipped entries for img2img.
     fn order(&self) -> usize;
+
+    /// The whole sigma table as diffusers' class holds it (`scheduler.sigmas`, in its layout:
+    /// repeated entries for the two-call solvers, the final sigma included), for the schedulers
+    /// that have one; for tests and diagnostics.
+    fn sigmas(&self) -> Option<&[f32]> {
+        None
+    }
 }
 
-/// Schedulers that [`create_scheduler`] builds today.
-pub const SCHEDULER_NAMES: &[&str] = &["ddim", "euler", "euler-a", "pndm"];
+/// Schedulers that [`create_scheduler`] builds: all of onnx-web's, in its order.
+pub const SCHEDULER_NAMES: &[&str] = &[
+    "ddim",
+    "ddpm",
+    "deis-multi",
+    "dpm-multi",
+    "dpm-sde",
+    "dpm-single",
+    "euler",
+    "euler-a",
+    "heun",
+    "ipndm",
+    "k-dpm-2-a",
+    "k-dpm-2",
+    "lcm",
+    "lms-discrete",
+    "pndm",
+    "unipc-multi",
+];
 
 /// Every scheduler name of onnx-web 0.12, with the diffusers class behind it.
 pub const ONNX_WEB_SCHEDULERS: &[(&str, &str)] = &[
@@ -159,9 +211,21 @@ pub fn create_scheduler(
 ) -> Result<Box<dyn Scheduler>, SchedulerError> {
     Ok(match name {
         "ddim" => Box::new(DdimScheduler::new(config, options.eta)?),
+        "ddpm" => Box::new(DdpmScheduler::new(config)?),
+        "deis-multi" => Box::new(DeisMultistepScheduler::new(config)?),
+        "dpm-multi" => Box::new(DpmSolverMultistepScheduler::new(config)?),
+        "dpm-sde" => Box::new(DpmSolverSdeScheduler::new(config)?),
+        "dpm-single" => Box::new(DpmSolverSinglestepScheduler::new(config)?),
         "euler" => Box::new(EulerDiscreteScheduler::new(config)?),
         "euler-a" => Box::new(EulerAncestralDiscreteScheduler::new(config)?),
+        "heun" => Box::new(HeunDiscreteScheduler::new(config)?),
+        "ipndm" => Box::new(IpndmScheduler::new(config)?),
+        "k-dpm-2-a" => Box::new(KDpm2AncestralDiscreteScheduler::new(config)?),
+        "k-dpm-2" => Box::new(KDpm2DiscreteScheduler::new(config)?),
+        "lcm" => Box::new(LcmScheduler::new(config)?),
+        "lms-discrete" => Box::new(LmsDiscreteScheduler::new(config)?),
         "pndm" => Box::new(PndmScheduler::new(config)?),
+        "unipc-multi" => Box::new(UniPcMultistepScheduler::new(config)?),
         other if diffusers_class(other).is_some() => {
             return Err(SchedulerError::NotImplemented(other.to_string()))
         }
@@ -342,12 +406,10 @@ mod tests {
     }
 
     #[test]
-    fn registry_names_unknown_and_unimplemented() {
+    fn registry_names_unknown_and_lists_all_sixteen_in_order() {
         let config = SchedulerConfig::default();
-        assert!(matches!(
-            create_scheduler("heun", &config, SchedulerOptions::default()),
-            Err(SchedulerError::NotImplemented(name)) if name == "heun"
-        ));
+        let names: Vec<&str> = ONNX_WEB_SCHEDULERS.iter().map(|(n, _)| *n).collect();
+        assert_eq!(SCHEDULER_NAMES, &names[..]);
         assert!(matches!(
             create_scheduler("warp-drive", &config, SchedulerOptions::default()),
             Err(SchedulerError::Unknown(_))

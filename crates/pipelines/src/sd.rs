@@ -1,0 +1,168 @@
+//! What every Stable Diffusion stage needs at hand: the loaded model parts, the job's
+//! parameters, tiling options and progress; and the txt2img / img2img latent stages built on
+//! [`crate::denoise`].
+
+use image::RgbImage;
+use onnx_web_diffusion::prompt::encode_prompt;
+use onnx_web_diffusion::schedulers::{create_scheduler, Scheduler, SchedulerOptions};
+use onnx_web_diffusion::text_encoder::Embeddings;
+use onnx_web_diffusion::vae_encoder::VaeEncoder;
+use onnx_web_diffusion::StableDiffusion;
+
+use crate::denoise::{denoise, scheduler_noise_seed, seeded_noise, views_for, Guidance, UnetRef};
+use crate::error::{PipelineError, Result};
+use crate::image_util::{align_up, crop_top_left, pad_edge, UNET_ALIGN};
+use crate::options::TileOptions;
+use crate::params::{ImageParams, Size};
+use crate::progress::Progress;
+use crate::vae_tiles;
+
+pub struct SdStage<'a> {
+    pub models: &'a StableDiffusion,
+    /// Needed for img2img and inpainting.
+    pub vae_encoder: Option<&'a VaeEncoder>,
+    pub params: &'a ImageParams,
+    pub tiles: &'a TileOptions,
+    pub progress: &'a Progress,
+}
+
+impl SdStage<'_> {
+    pub fn guidance_enabled(&self) -> bool {
+        self.params.cfg > 1.0
+    }
+
+    /// Prompt embeddings for `batch` items.
+    pub fn embeddings(&self, batch: usize) -> Result<Embeddings> {
+        let embeddings = encode_prompt(
+            &self.models.tokenizer,
+            &self.models.text_encoder,
+            &self.params.prompt,
+            self.params.negative_prompt.as_deref(),
+            batch,
+            self.guidance_enabled(),
+        )?;
+        self.progress.check()?;
+        Ok(embeddings)
+    }
+
+    /// `count` fresh schedulers with their timesteps set (`strength` for img2img).
+    pub fn schedulers(&self, count: usize, strength: Option<f32>) -> Result<Vec<Box<dyn Scheduler>>> {
+        (0..count)
+            .map(|_| {
+                let mut scheduler = create_scheduler(
+                    &self.params.scheduler,
+                    &self.models.scheduler_config,
+                    SchedulerOptions { eta: self.params.eta },
+                )?;
+                scheduler.set_timesteps(self.params.steps.max(1) as usize, strength);
+                Ok(scheduler)
+            })
+            .collect()
+    }
+
+    pub fn encoder(&self) -> Result<&VaeEncoder> {
+        self.vae_encoder
+            .ok_or_else(|| PipelineError::Unsupported("this stage needs the model's vae_encoder".into()))
+    }
+
+    /// txt2img at any size: seeded latents, then the denoising loop in `unet_tile` views
+    /// (MultiDiffusion, onnx-web's panorama pipeline) when the image is larger than one tile,
+    /// and a tiled VAE decode when larger than `vae_tile`. With one view this is txt2img.
+    pub fn txt2img(&self, size: Size) -> Result<Vec<RgbImage>> {
+        check_size(size)?;
+        let batch = self.params.batch.max(1) as usize;
+        let embeddings = self.embeddings(batch)?;
+        // Sides that are not multiples of 64 are generated larger and cropped.
+        let (aw, ah) = (align_up(size.width, UNET_ALIGN), align_up(size.height, UNET_ALIGN));
+        let (h, w) = ((ah / 8) as usize, (aw / 8) as usize);
+        let shape = [batch, 4, h, w];
+        let views = views_for(h, w, self.tiles.unet_tile, self.tiles.unet_overlap);
+        let mut schedulers = self.schedulers(views.len(), None)?;
+        let mut latents = seeded_noise(u64::from(self.params.seed), shape.iter().product());
+        let sigma = schedulers[0].init_noise_sigma();
+        latents.iter_mut().for_each(|x| *x *= sigma);
+        let mut step_noise = onnx_web_diffusion::noise::SeededNoise::new(scheduler_noise_seed(self.params.seed));
+        let guidance = Guidance {
+            embeddings: &embeddings,
+            cfg: self.params.cfg,
+            enabled: self.guidance_enabled(),
+        };
+        denoise(
+            UnetRef::Sd(&self.models.unet),
+            guidance,
+            None,
+            None,
+            &views,
+            &mut schedulers,
+            &mut latents,
+            shape,
+            &mut step_noise,
+            self.progress,
+        )?;
+        let images = vae_tiles::decode(&self.models.vae_decoder, &latents, shape, self.tiles, self.progress)?;
+        Ok(images
+            .iter()
+            .map(|image| crop_top_left(image, size.width, size.height))
+            .collect())
+    }
+
+    /// img2img of one source image into `batch` images of the same size: the source is encoded,
+    /// noised to the strength's first timestep and denoised (in views when larger than
+    /// `unet_tile`). Sources whose sides are not multiples of 64 are extended at the right and
+    /// bottom edges for the models, and the results cropped back.
+    pub fn img2img(&self, source: &RgbImage, strength: f32, batch: usize) -> Result<Vec<RgbImage>> {
+        let (width, height) = source.dimensions();
+        let (w8, h8) = (align_up(width, UNET_ALIGN), align_up(height, UNET_ALIGN));
+        let padded;
+        let source_8 = if (w8, h8) != (width, height) {
+            padded = pad_edge(source, w8, h8);
+            &padded
+        } else {
+            source
+        };
+        let encoder = self.encoder()?;
+        let original = vae_tiles::encode(encoder, source_8, self.tiles, self.progress)?;
+        let batch = batch.max(1);
+        let embeddings = self.embeddings(batch)?;
+        let (h, w) = ((h8 / 8) as usize, (w8 / 8) as usize);
+        let shape = [batch, 4, h, w];
+        let views = views_for(h, w, self.tiles.unet_tile, self.tiles.unet_overlap);
+        let mut schedulers = self.schedulers(views.len(), Some(strength))?;
+        let len: usize = shape.iter().product();
+        let noise = seeded_noise(u64::from(self.params.seed), len);
+        let repeated: Vec<f32> = original.iter().copied().cycle().take(len).collect();
+        let mut latents = vec![0f32; len];
+        schedulers[0].add_noise(&repeated, &noise, 0, &mut latents);
+        let mut step_noise = onnx_web_diffusion::noise::SeededNoise::new(scheduler_noise_seed(self.params.seed));
+        let guidance = Guidance {
+            embeddings: &embeddings,
+            cfg: self.params.cfg,
+            enabled: self.guidance_enabled(),
+        };
+        denoise(
+            UnetRef::Sd(&self.models.unet),
+            guidance,
+            None,
+            None,
+            &views,
+            &mut schedulers,
+            &mut latents,
+            shape,
+            &mut step_noise,
+            self.progress,
+        )?;
+        let images = vae_tiles::decode(&self.models.vae_decoder, &latents, shape, self.tiles, self.progress)?;
+        Ok(images
+            .iter()
+            .map(|image| crop_top_left(image, width, height))
+            .collect())
+    }
+}
+
+/// Sizes the UNet can take: positive multiples of 8.
+pub fn check_size(size: Size) -> Result<()> {
+    if size.width == 0 || size.height == 0 || !size.width.is_multiple_of(8) || !size.height.is_multiple_of(8) {
+        return Err(PipelineError::InvalidSize(size));
+    }
+    Ok(())
+}

@@ -1,0 +1,557 @@
+//! The image endpoints with uploads: `POST /api/img2img`, `/api/inpaint`, `/api/upscale` and
+//! `/api/blend` (§1.6), plus the stage options every image endpoint shares.
+
+use std::sync::Arc;
+
+use axum::extract::multipart::{Multipart, MultipartRejection};
+use axum::extract::{RawQuery, State};
+use axum::Json;
+use onnx_web_imageops::{parse_rgb, MaskFilter, NoiseSource, SourceFilter};
+use onnx_web_pipelines::inpaint::InpaintOptions;
+use onnx_web_pipelines::{
+    Border as PipelineBorder, HighresOptions, Size, TileOptions, UpscaleOptions, UpscaleOrder,
+};
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::jobs::{
+    BlendJob, Img2ImgJob, InpaintJob, Job, JobSpec, OutputMetadata, SharedImage, SharedMask,
+    StageOptions, UpscaleJob,
+};
+use crate::models::Catalog;
+use crate::naming::{make_output_names, unix_time_now, HashParam, NameFields};
+use crate::params::{
+    build_base_params, build_border, build_highres, build_upscale, get_boolean, BaseParams, Border,
+    HighresParams, Query, UpscaleParams, SIMPLE_UPSCALERS,
+};
+use crate::responses::image_response;
+use crate::routes::{metadata_parameters, SOURCE_FILTERS};
+use crate::state::AppState;
+use crate::uploads::{decode_blocking, Uploads};
+
+/// The largest image any job may produce, in pixels (8192 × 8192).
+pub const MAX_OUTPUT_PIXELS: u64 = 8192 * 8192;
+
+/// The pipelines' stage options from the parsed groups: model names resolved to files, orders
+/// checked, and the models a request turns on required to exist.
+pub fn stage_options(
+    catalog: &Catalog,
+    base: &BaseParams,
+    upscale: &UpscaleParams,
+    highres: Option<&HighresParams>,
+) -> Result<StageOptions, ApiError> {
+    let tiles = TileOptions {
+        unet_tile: base.unet_tile,
+        unet_overlap: base.unet_overlap,
+        vae_tile: base.vae_tile,
+        vae_overlap: base.vae_overlap,
+        tiled_vae: base.tiled_vae,
+    };
+    let order = UpscaleOrder::from_name(&upscale.upscale_order).ok_or_else(|| {
+        ApiError::field(
+            "upscaleOrder",
+            format!(
+                "unknown order {:?}; available: correction-both, correction-first, correction-last",
+                upscale.upscale_order
+            ),
+        )
+    })?;
+    let upscale_name = upscale.upscale_model.clone();
+    let upscale_model = upscale_name
+        .as_deref()
+        .filter(|name| !SIMPLE_UPSCALERS.contains(name))
+        .and_then(|name| catalog.resolve_model_dir(name));
+    let correction_model = upscale
+        .correction_model
+        .as_deref()
+        .and_then(|name| catalog.resolve_model_dir(name));
+    let highres_upscales = highres.is_some_and(|h| h.enabled && h.method == "upscale");
+    if (upscale.upscale || highres_upscales) && upscale_name.is_none() {
+        return Err(ApiError::field(
+            "upscaling",
+            "no upscaling models are installed",
+        ));
+    }
+    if upscale.faces && correction_model.is_none() {
+        return Err(ApiError::field(
+            "correction",
+            "no correction models are installed",
+        ));
+    }
+    let upscale = UpscaleOptions {
+        upscale: upscale.upscale,
+        upscale_model,
+        upscale_name,
+        faces: upscale.faces,
+        correction_model,
+        scale: upscale.scale,
+        outscale: upscale.outscale,
+        denoise: upscale.denoise as f32,
+        face_outscale: upscale.face_outscale,
+        face_strength: upscale.face_strength as f32,
+        order,
+    };
+    let highres = match highres {
+        Some(h) => HighresOptions {
+            enabled: h.enabled,
+            iterations: h.iterations,
+            method: h.method.clone(),
+            scale: h.scale,
+            strength: h.strength as f32,
+        },
+        None => HighresOptions::disabled(),
+    };
+    Ok(StageOptions {
+        tiles,
+        upscale,
+        highres,
+    })
+}
+
+/// The size a job really produces from a `width × height` input (the stages that are on only;
+/// the response's `size` applies every factor, as onnx-web does), refused past
+/// [`MAX_OUTPUT_PIXELS`].
+pub fn check_output_size(
+    width: u32,
+    height: u32,
+    stages: &StageOptions,
+    field: &str,
+) -> Result<(), ApiError> {
+    let mut factor = 1u64;
+    if stages.highres.enabled {
+        factor = factor.saturating_mul(
+            u64::from(stages.highres.scale.max(1)).saturating_pow(stages.highres.iterations),
+        );
+    }
+    if stages.upscale.upscale {
+        factor = factor.saturating_mul(u64::from(stages.upscale.outscale.max(1)));
+    }
+    if stages.upscale.faces {
+        let passes = if stages.upscale.order == UpscaleOrder::CorrectionBoth {
+            2
+        } else {
+            1
+        };
+        factor = factor
+            .saturating_mul(u64::from(stages.upscale.face_outscale.max(1)).saturating_pow(passes));
+    }
+    let (w, h) = (
+        u64::from(width).saturating_mul(factor),
+        u64::from(height).saturating_mul(factor),
+    );
+    if w.saturating_mul(h) > MAX_OUTPUT_PIXELS {
+        return Err(ApiError::field(
+            field,
+            format!(
+                "the result would be {w}x{h} pixels, more than the limit of {MAX_OUTPUT_PIXELS} pixels"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn pipeline_border(border: &Border) -> PipelineBorder {
+    PipelineBorder {
+        left: border.left,
+        right: border.right,
+        top: border.top,
+        bottom: border.bottom,
+    }
+}
+
+/// Everything a handler needs to name outputs and queue the job.
+struct Submission<'a> {
+    mode: &'a str,
+    base: &'a BaseParams,
+    size: Size,
+    count: u32,
+    extras: Vec<HashParam<'a>>,
+    platform: Option<String>,
+    upscale: Option<&'a UpscaleParams>,
+    border: Option<&'a Border>,
+    highres: Option<&'a HighresParams>,
+    /// Whether the metadata written beside the images has the highres block (§6.9).
+    metadata_highres: bool,
+    metadata_upscale: bool,
+}
+
+/// Names the outputs, writes the response and queues the job `spec` builds.
+async fn submit(
+    state: &Arc<AppState>,
+    catalog: &Arc<Catalog>,
+    submission: Submission<'_>,
+    spec: impl Fn(OutputMetadata) -> JobSpec,
+) -> Result<Value, ApiError> {
+    let Submission {
+        mode,
+        base,
+        size,
+        count,
+        extras,
+        platform,
+        upscale,
+        border,
+        highres,
+        metadata_highres,
+        metadata_upscale,
+    } = submission;
+    let model_path = base.model_dir.to_string_lossy().into_owned();
+    let fields = NameFields {
+        mode,
+        model_path: &model_path,
+        pipeline: &base.pipeline,
+        scheduler: &base.scheduler,
+        prompt: &base.prompt,
+        negative_prompt: base.negative_prompt.as_deref(),
+        cfg: base.cfg,
+        seed: base.seed,
+        steps: base.steps,
+        eta: base.eta,
+        batch: base.batch,
+        width: size.width,
+        height: size.height,
+        extras,
+    };
+    let parameters = {
+        let state = Arc::clone(state);
+        let catalog = Arc::clone(catalog);
+        let base = base.clone();
+        tokio::task::spawn_blocking(move || metadata_parameters(&state, &catalog, &base, size))
+            .await
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing networks: {e}")))?
+    };
+    let build = |time: u64| {
+        let outputs = make_output_names(&fields, count, time, &state.config.image_format);
+        let response = image_response(&outputs, base, size, upscale, border, highres);
+        let written = image_response(
+            &outputs,
+            base,
+            size,
+            upscale.filter(|_| metadata_upscale),
+            border,
+            highres.filter(|_| metadata_highres),
+        );
+        let job = Job {
+            key: outputs[0].clone(),
+            outputs,
+            platform: platform.clone(),
+            spec: spec(OutputMetadata {
+                response: written,
+                parameters: parameters.clone(),
+            }),
+        };
+        (job, response)
+    };
+    let outputs_dir = &state.config.outputs;
+    let response = state
+        .queue
+        .submit_unique(unix_time_now(), build, |key| outputs_dir.join(key).exists());
+    tracing::info!(job = %response["outputs"][0], model = %base.model, steps = base.steps, "{mode} queued");
+    Ok(response)
+}
+
+/// `POST /api/img2img`: file `source`; `strength`, `sourceFilter`, `loopback`.
+pub async fn img2img(
+    State(state): State<Arc<AppState>>,
+    RawQuery(raw): RawQuery,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Json<Value>, ApiError> {
+    // The whole body is read first, so an early 400 never cuts off a client still sending.
+    let uploads = Arc::new(Uploads::read(multipart).await?);
+    if !uploads.has("source") {
+        return Err(ApiError::bad_request("source image is required"));
+    }
+    let query = Query::parse(raw.as_deref())?;
+    let catalog = state.catalog();
+    let ctx = state.parse_context(&catalog);
+    let (base, _, platform) = build_base_params(&query, &ctx, "img2img")?;
+    let upscale = build_upscale(&query, &ctx)?;
+    let highres = build_highres(&query, &ctx)?;
+    let strength = ctx.params.float(&query, "strength")?;
+    // get_from_list: a missing or unknown filter is the first one, canny (onnx-web quirk).
+    let source_filter = match query.get("sourceFilter") {
+        Some(name) if SOURCE_FILTERS.contains(&name) => name,
+        _ => SOURCE_FILTERS[0],
+    }
+    .to_owned();
+    if let Some(model) = SourceFilter::from_name(&source_filter).and_then(SourceFilter::model) {
+        return Err(ApiError::field(
+            "sourceFilter",
+            format!("{source_filter:?} needs {model}, which this server does not have; available: canny, gaussian, noise, none"),
+        ));
+    }
+    let stages = stage_options(&catalog, &base, &upscale, Some(&highres))?;
+    let source = decode_blocking(uploads, |u| u.rgb("source").map(|s| s.expect("checked"))).await?;
+    let size = Size {
+        width: source.width(),
+        height: source.height(),
+    };
+    check_output_size(size.width, size.height, &stages, "source")?;
+    let count = base.batch + u32::from(source_filter != "none");
+    let source = SharedImage(Arc::new(source));
+    let params = base.image_params();
+    let response = submit(
+        &state,
+        &catalog,
+        Submission {
+            mode: "img2img",
+            base: &base,
+            size,
+            count,
+            extras: vec![HashParam::Float(strength)],
+            platform,
+            upscale: Some(&upscale),
+            border: None,
+            highres: Some(&highres),
+            metadata_highres: true,
+            metadata_upscale: true,
+        },
+        |metadata| {
+            JobSpec::Img2Img(Img2ImgJob {
+                params: params.clone(),
+                stages: stages.clone(),
+                source: source.clone(),
+                source_filter: source_filter.clone(),
+                strength: strength as f32,
+                loopback: base.loopback,
+                metadata,
+            })
+        },
+    )
+    .await?;
+    Ok(Json(response))
+}
+
+/// `POST /api/inpaint`: files `source` and `mask`; borders, fill colour, mask filter, noise
+/// source, full-resolution inpainting.
+pub async fn inpaint(
+    State(state): State<Arc<AppState>>,
+    RawQuery(raw): RawQuery,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Json<Value>, ApiError> {
+    // The whole body is read first, so an early 400 never cuts off a client still sending.
+    let uploads = Arc::new(Uploads::read(multipart).await?);
+    if !uploads.has("source") {
+        return Err(ApiError::bad_request("source image is required"));
+    }
+    if !uploads.has("mask") {
+        return Err(ApiError::bad_request("mask image is required"));
+    }
+    let query = Query::parse(raw.as_deref())?;
+    let catalog = state.catalog();
+    let ctx = state.parse_context(&catalog);
+    let (base, _, platform) = build_base_params(&query, &ctx, "inpaint")?;
+    let upscale = build_upscale(&query, &ctx)?;
+    let highres = build_highres(&query, &ctx)?;
+    let border = build_border(&query, &ctx)?;
+    let fullres = get_boolean(
+        &query,
+        "fullresInpaint",
+        ctx.params.default_bool("fullresInpaint"),
+    );
+    let fullres_padding = ctx.params.float(&query, "fullresInpaintPadding")?;
+    let fill_name = query
+        .get_not_empty("fillColor")
+        .unwrap_or("white")
+        .to_owned();
+    let fill = parse_rgb(&fill_name).map_err(|_| {
+        ApiError::field(
+            "fillColor",
+            format!(
+                "{fill_name:?} is not a colour (use #rrggbb, #rgb, rgb(r, g, b) or a colour name)"
+            ),
+        )
+    })?;
+    // get_from_map: unknown names use the default.
+    let filter = query
+        .get("filter")
+        .and_then(MaskFilter::from_name)
+        .unwrap_or(MaskFilter::None);
+    let noise = query
+        .get("noise")
+        .and_then(NoiseSource::from_name)
+        .unwrap_or(NoiseSource::Histogram);
+    let stages = stage_options(&catalog, &base, &upscale, Some(&highres))?;
+    let (source, mask) = decode_blocking(uploads, |u| {
+        let source = u.rgb("source")?.expect("checked");
+        let mask = u.mask("mask")?.expect("checked");
+        Ok((source, mask))
+    })
+    .await?;
+    let size = Size {
+        width: source.width(),
+        height: source.height(),
+    };
+    let (full_w, full_h) = (
+        size.width + border.left + border.right,
+        size.height + border.top + border.bottom,
+    );
+    check_output_size(full_w, full_h, &stages, "source")?;
+    let options = InpaintOptions {
+        border: pipeline_border(&border),
+        fill,
+        noise,
+        filter,
+        fullres,
+        fullres_padding,
+    };
+    let extras = vec![
+        HashParam::Int(border.left),
+        HashParam::Int(border.right),
+        HashParam::Int(border.top),
+        HashParam::Int(border.bottom),
+        HashParam::Str(filter.function_name()),
+        HashParam::Str(noise.function_name()),
+        HashParam::Str(&fill_name),
+        HashParam::Str("spiral"),
+    ];
+    let source = SharedImage(Arc::new(source));
+    let mask = SharedMask(Arc::new(mask));
+    let params = base.image_params();
+    let response = submit(
+        &state,
+        &catalog,
+        Submission {
+            mode: "inpaint",
+            base: &base,
+            size,
+            count: base.batch,
+            extras,
+            platform,
+            upscale: Some(&upscale),
+            border: Some(&border),
+            highres: Some(&highres),
+            metadata_highres: false,
+            metadata_upscale: true,
+        },
+        |metadata| {
+            JobSpec::Inpaint(InpaintJob {
+                params: params.clone(),
+                stages: stages.clone(),
+                source: source.clone(),
+                mask: mask.clone(),
+                options: options.clone(),
+                metadata,
+            })
+        },
+    )
+    .await?;
+    Ok(Json(response))
+}
+
+/// `POST /api/upscale`: file `source`; the upscale, correction and highres groups.
+pub async fn upscale(
+    State(state): State<Arc<AppState>>,
+    RawQuery(raw): RawQuery,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Json<Value>, ApiError> {
+    // The whole body is read first, so an early 400 never cuts off a client still sending.
+    let uploads = Arc::new(Uploads::read(multipart).await?);
+    if !uploads.has("source") {
+        return Err(ApiError::bad_request("source image is required"));
+    }
+    let query = Query::parse(raw.as_deref())?;
+    let catalog = state.catalog();
+    let ctx = state.parse_context(&catalog);
+    // The size echoed and named is the query's, not the image's (onnx-web quirk).
+    let (base, size, platform) = build_base_params(&query, &ctx, "txt2img")?;
+    let upscale = build_upscale(&query, &ctx)?;
+    let highres = build_highres(&query, &ctx)?;
+    let stages = stage_options(&catalog, &base, &upscale, Some(&highres))?;
+    let source = decode_blocking(uploads, |u| u.rgb("source").map(|s| s.expect("checked"))).await?;
+    check_output_size(source.width(), source.height(), &stages, "source")?;
+    let source = SharedImage(Arc::new(source));
+    let params = base.image_params();
+    let response = submit(
+        &state,
+        &catalog,
+        Submission {
+            mode: "upscale",
+            base: &base,
+            size,
+            count: base.batch,
+            extras: Vec::new(),
+            platform,
+            upscale: Some(&upscale),
+            border: None,
+            highres: Some(&highres),
+            metadata_highres: false,
+            metadata_upscale: true,
+        },
+        |metadata| {
+            JobSpec::Upscale(UpscaleJob {
+                params: params.clone(),
+                stages: stages.clone(),
+                source: source.clone(),
+                metadata,
+            })
+        },
+    )
+    .await?;
+    Ok(Json(response))
+}
+
+/// `POST /api/blend`: files `mask`, `source:0`, `source:1`; the upscale group. Outputs are named
+/// `upscale_...` (onnx-web quirk).
+pub async fn blend(
+    State(state): State<Arc<AppState>>,
+    RawQuery(raw): RawQuery,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Json<Value>, ApiError> {
+    // The whole body is read first, so an early 400 never cuts off a client still sending.
+    let uploads = Arc::new(Uploads::read(multipart).await?);
+    if !uploads.has("mask") {
+        return Err(ApiError::bad_request("mask image is required"));
+    }
+    // onnx-web only logs a missing source and fails the job later; refuse it up front.
+    for name in ["source:0", "source:1"] {
+        if !uploads.has(name) {
+            return Err(ApiError::field(name, "source image is required"));
+        }
+    }
+    let query = Query::parse(raw.as_deref())?;
+    let catalog = state.catalog();
+    let ctx = state.parse_context(&catalog);
+    let (base, size, platform) = build_base_params(&query, &ctx, "txt2img")?;
+    let upscale = build_upscale(&query, &ctx)?;
+    let stages = stage_options(&catalog, &base, &upscale, None)?;
+    let (first, second, mask) = decode_blocking(uploads, |u| {
+        let mask = u.mask("mask")?.expect("checked");
+        let first = u.rgb("source:0")?.expect("checked");
+        let second = u.rgb("source:1")?.expect("checked");
+        Ok((first, second, mask))
+    })
+    .await?;
+    check_output_size(second.width(), second.height(), &stages, "source:1")?;
+    let sources = [SharedImage(Arc::new(first)), SharedImage(Arc::new(second))];
+    let mask = SharedMask(Arc::new(mask));
+    let params = base.image_params();
+    let response = submit(
+        &state,
+        &catalog,
+        Submission {
+            mode: "upscale",
+            base: &base,
+            size,
+            count: base.batch,
+            extras: Vec::new(),
+            platform,
+            upscale: Some(&upscale),
+            border: None,
+            highres: None,
+            metadata_highres: false,
+            metadata_upscale: true,
+        },
+        |metadata| {
+            JobSpec::Blend(BlendJob {
+                params: params.clone(),
+                stages: stages.clone(),
+                sources: sources.clone(),
+                mask: mask.clone(),
+                metadata,
+            })
+        },
+    )
+    .await?;
+    Ok(Json(response))
+}
