@@ -26,13 +26,19 @@ impl ImageModel {
         if first.element_type != Some(TensorElementType::Float32) {
             return Err(model_error(
                 &model,
-                format!("input {} must be float32, found {:?}", first.name, first.element_type),
+                format!(
+                    "input {} must be float32, found {:?}",
+                    first.name, first.element_type
+                ),
             ));
         }
         if !(first.shape.len() == 4 && matches!(first.shape[1], 3 | -1)) {
             return Err(model_error(
                 &model,
-                format!("input {} must be an RGB image [1,3,h,w], found {:?}", first.name, first.shape),
+                format!(
+                    "input {} must be an RGB image [1,3,h,w], found {:?}",
+                    first.name, first.shape
+                ),
             ));
         }
         let weight_input = inputs.get(1).map(|i| {
@@ -74,15 +80,17 @@ impl ImageModel {
         weight: f64,
     ) -> Result<(Vec<f32>, usize, usize)> {
         let error = |e: onnx_web_engine::ort::Error| model_error(&self.model, e.to_string());
-        let tensor = TensorRef::from_array_view(([1usize, 3, height, width], image)).map_err(error)?;
+        let tensor =
+            TensorRef::from_array_view(([1usize, 3, height, width], image)).map_err(error)?;
         let read = |outputs: &onnx_web_engine::ort::session::SessionOutputs<'_>| {
             let (dims, data) = outputs[0].try_extract_tensor::<f32>()?;
             Ok((dims.to_vec(), data.to_vec()))
         };
         let (dims, data) = match &self.weight_input {
-            None => self
-                .model
-                .run(onnx_web_engine::ort::inputs![self.image_input.as_str() => tensor], read)?,
+            None => self.model.run(
+                onnx_web_engine::ort::inputs![self.image_input.as_str() => tensor],
+                read,
+            )?,
             Some((name, element_type)) => {
                 let weight = match element_type {
                     TensorElementType::Float64 => Tensor::from_array(([1usize], vec![weight]))

@@ -29,7 +29,12 @@ pub struct UpscaleUnet {
 
 impl UpscaleUnet {
     pub fn new(model: Arc<Model>) -> Result<Self> {
-        for name in ["sample", "timestep", "encoder_hidden_states", "class_labels"] {
+        for name in [
+            "sample",
+            "timestep",
+            "encoder_hidden_states",
+            "class_labels",
+        ] {
             if model.input(name).is_none() {
                 return Err(model_error(&model, format!("has no input named {name}")));
             }

@@ -25,7 +25,13 @@ impl VaeEncoder {
 
     /// Encodes one image `[1, 3, H, W]` (values in [-1, 1], H and W multiples of 8) into unscaled
     /// latents `[1, 4, H/8, W/8]` (multiply by `LATENT_SCALE` for the UNet), written into `out`.
-    pub fn encode(&self, image: &[f32], height: usize, width: usize, out: &mut [f32]) -> Result<()> {
+    pub fn encode(
+        &self,
+        image: &[f32],
+        height: usize,
+        width: usize,
+        out: &mut [f32],
+    ) -> Result<()> {
         let input = TensorRef::from_array_view(([1usize, 3, height, width], image))
             .map_err(|e| model_error(&self.model, e.to_string()))?;
         let expected = out.len();

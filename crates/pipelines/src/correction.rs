@@ -16,11 +16,26 @@ use crate::tiling::{process_tiles, TileOrder};
 /// The input side of models that do not declare one.
 const DEFAULT_FACE_SIZE: u32 = 512;
 
-fn correct_square(model: &ImageModel, image: &RgbImage, side: u32, strength: f32) -> Result<RgbImage> {
+fn correct_square(
+    model: &ImageModel,
+    image: &RgbImage,
+    side: u32,
+    strength: f32,
+) -> Result<RgbImage> {
     let (width, height) = image.dimensions();
     let input = resize(image, side, side, Resample::Bicubic);
-    let (output, oh, ow) = model.run(&to_signed_tensor(&input), side as usize, side as usize, f64::from(strength))?;
-    let restored = resize(&from_signed_tensor(&output, oh, ow), width, height, Resample::Bicubic);
+    let (output, oh, ow) = model.run(
+        &to_signed_tensor(&input),
+        side as usize,
+        side as usize,
+        f64::from(strength),
+    )?;
+    let restored = resize(
+        &from_signed_tensor(&output, oh, ow),
+        width,
+        height,
+        Resample::Bicubic,
+    );
     Ok(restored)
 }
 
@@ -38,16 +53,34 @@ pub fn correct_faces(
         .map(|(h, w)| h.max(w) as u32)
         .unwrap_or(DEFAULT_FACE_SIZE);
     let has_weight = model.model().inputs().len() > 1;
-    let restored = process_tiles(image, None, side, 0.25, TileOrder::Grid, 1, margins, |tile| {
-        let out = correct_square(model, tile.image, side, strength)?;
-        progress.check()?;
-        Ok(vec![out])
-    })?
+    let restored = process_tiles(
+        image,
+        None,
+        side,
+        0.25,
+        TileOrder::Grid,
+        1,
+        margins,
+        |tile| {
+            let out = correct_square(model, tile.image, side, strength)?;
+            progress.check()?;
+            Ok(vec![out])
+        },
+    )?
     .pop()
     .expect("one output");
-    let mixed = if has_weight { restored } else { mix(image, &restored, strength) };
+    let mixed = if has_weight {
+        restored
+    } else {
+        mix(image, &restored, strength)
+    };
     Ok(if outscale > 1 {
-        resize(&mixed, image.width() * outscale, image.height() * outscale, Resample::Lanczos)
+        resize(
+            &mixed,
+            image.width() * outscale,
+            image.height() * outscale,
+            Resample::Lanczos,
+        )
     } else {
         mixed
     })

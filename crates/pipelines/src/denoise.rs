@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use onnx_web_diffusion::noise::{NoiseSource, SeededNoise};
+use onnx_web_diffusion::noise::{NoiseSource, RandomState};
 use onnx_web_diffusion::schedulers::Scheduler;
 use onnx_web_diffusion::sd_upscaler::UpscaleUnet;
 use onnx_web_diffusion::text_encoder::Embeddings;
@@ -101,7 +101,12 @@ pub fn views(height: usize, width: usize, window: usize, stride: usize) -> Vec<V
 
 /// Views for latents of an image, from the UNet tile and overlap (panorama's
 /// `window = unet_tile / 8`, `stride = unet_tile × (1 − overlap) / 8`).
-pub fn views_for(latent_height: usize, latent_width: usize, unet_tile: u32, unet_overlap: f64) -> Vec<View> {
+pub fn views_for(
+    latent_height: usize,
+    latent_width: usize,
+    unet_tile: u32,
+    unet_overlap: f64,
+) -> Vec<View> {
     let window = (unet_tile as usize / 8).max(2);
     let stride = ((f64::from(unet_tile) * (1.0 - unet_overlap)) as usize / 8).max(1);
     views(latent_height, latent_width, window, stride)
@@ -115,17 +120,17 @@ pub struct DenoiseStats {
     pub wall: Duration,
 }
 
-/// Seeded N(0, 1) latents of `shape`, from the seed's stream (the same stream txt2img starts
-/// from).
-pub fn seeded_noise(seed: u64, len: usize) -> Vec<f32> {
+/// `numpy.random.RandomState(seed).randn(len)` in float32: the noise diffusers' ONNX img2img,
+/// inpaint and upscale pipelines draw from onnx-web's generator.
+pub fn randn(seed: u32, len: usize) -> Vec<f32> {
     let mut out = vec![0f32; len];
-    SeededNoise::new(seed).fill_standard_normal(&mut out);
+    RandomState::new(seed).fill_standard_normal(&mut out);
     out
 }
 
-/// Seed of the schedulers' own noise, as txt2img derives it.
-pub fn scheduler_noise_seed(seed: u32) -> u64 {
-    u64::from(seed) | (1 << 32)
+/// The step noise of stochastic schedulers, as txt2img draws it.
+pub fn step_noise(seed: u32) -> RandomState {
+    crate::txt2img::scheduler_noise(seed)
 }
 
 fn copy_view(src: &[f32], shape: [usize; 4], view: View, dst: &mut [f32]) {
@@ -205,7 +210,12 @@ pub fn denoise(
                 copy_view(latents, shape, *view, &mut view_latents);
             }
             if let Some(extra) = extra {
-                copy_view(extra.data, [1, extra.channels, height, width], *view, &mut extra_view);
+                copy_view(
+                    extra.data,
+                    [1, extra.channels, height, width],
+                    *view,
+                    &mut extra_view,
+                );
             }
             let scale = scheduler.input_scale(index);
             let item_len = in_channels * plane;
@@ -254,10 +264,17 @@ pub fn denoise(
             };
             scheduler.step(output, index, &mut view_latents, step_noise);
 
-            if let (Some(keep), Some((mask, original, noise, noised))) = (keep, keep_buffers.as_mut()) {
+            if let (Some(keep), Some((mask, original, noise, noised))) =
+                (keep, keep_buffers.as_mut())
+            {
                 copy_view(keep.mask, [1, 1, height, width], *view, mask);
                 let one = channels * plane;
-                copy_view(keep.original, [1, channels, height, width], *view, &mut original[..one]);
+                copy_view(
+                    keep.original,
+                    [1, channels, height, width],
+                    *view,
+                    &mut original[..one],
+                );
                 for item in 1..batch {
                     original.copy_within(..one, item * one);
                 }

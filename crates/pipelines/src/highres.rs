@@ -31,7 +31,12 @@ pub fn highres(
             } else {
                 Resample::Bilinear
             };
-            image = resize(&image, image.width() * scale, image.height() * scale, method);
+            image = resize(
+                &image,
+                image.width() * scale,
+                image.height() * scale,
+                method,
+            );
         }
         image = sd
             .img2img(&image, options.strength, 1)?

@@ -113,7 +113,9 @@ pub fn align_up(value: u32, multiple: u32) -> u32 {
 /// The image extended to `width × height` by repeating its last row and column.
 pub fn pad_edge(image: &RgbImage, width: u32, height: u32) -> RgbImage {
     let (w, h) = image.dimensions();
-    RgbImage::from_fn(width, height, |x, y| *image.get_pixel(x.min(w - 1), y.min(h - 1)))
+    RgbImage::from_fn(width, height, |x, y| {
+        *image.get_pixel(x.min(w - 1), y.min(h - 1))
+    })
 }
 
 /// The top-left `width × height` of an image.
@@ -151,7 +153,11 @@ pub fn mix(a: &RgbImage, b: &RgbImage, t: f32) -> RgbImage {
     RgbImage::from_fn(a.width(), a.height(), |x, y| {
         let pa = a.get_pixel(x, y).0;
         let pb = b.get_pixel(x, y).0;
-        let m = |c: usize| (f32::from(pa[c]) * (1.0 - t) + f32::from(pb[c]) * t).round().clamp(0.0, 255.0) as u8;
+        let m = |c: usize| {
+            (f32::from(pa[c]) * (1.0 - t) + f32::from(pb[c]) * t)
+                .round()
+                .clamp(0.0, 255.0) as u8
+        };
         Rgb([m(0), m(1), m(2)])
     })
 }

@@ -8,16 +8,16 @@
 //! timestep, as diffusers' legacy inpaint pipeline does).
 
 use image::{GrayImage, Rgb, RgbImage};
-use onnx_web_diffusion::noise::SeededNoise;
-use onnx_web_imageops::{expand_image, fit_mask, fullres_inpaint_box, CropBox, MaskFilter, NoiseSource};
-
-use crate::denoise::{
-    denoise, scheduler_noise_seed, seeded_noise, views_for, ExtraChannels, Guidance, KeepKnown, UnetRef,
+use onnx_web_diffusion::latents::{expand_latents, latent_shape, latents_from_seed, tile_latents};
+use onnx_web_imageops::{
+    expand_image, fit_mask, fullres_inpaint_box, CropBox, MaskFilter, NoiseSource,
 };
+
+use crate::denoise::{denoise, step_noise, views_for, ExtraChannels, Guidance, KeepKnown, UnetRef};
 use crate::error::{PipelineError, Result};
 use crate::image_util::{
-    align_up, crop_gray, crop_top_left, crop_with_fill, mask_is_empty, pad_edge, paste, resize, resize_gray, Resample,
-    UNET_ALIGN,
+    align_up, crop_gray, crop_top_left, crop_with_fill, mask_is_empty, pad_edge, paste, resize,
+    resize_gray, Resample, UNET_ALIGN,
 };
 use crate::options::Border;
 use crate::sd::SdStage;
@@ -37,7 +37,13 @@ pub struct InpaintOptions {
 
 impl SdStage<'_> {
     /// Inpaints one tile (or a whole image that fits in one), `batch` results.
-    pub fn inpaint_tile(&self, source: &RgbImage, mask: &GrayImage, batch: usize) -> Result<Vec<RgbImage>> {
+    pub fn inpaint_tile(
+        &self,
+        source: &RgbImage,
+        mask: &GrayImage,
+        batch: usize,
+        initial: Option<Vec<f32>>,
+    ) -> Result<Vec<RgbImage>> {
         let batch = batch.max(1);
         if mask_is_empty(mask) {
             return Ok(vec![source.clone(); batch]);
@@ -52,7 +58,9 @@ impl SdStage<'_> {
         let latent_mask: Vec<f32> = (0..h * w)
             .map(|at| {
                 let (y, x) = ((at / w) as u32, (at % w) as u32);
-                let v = mask8.get_pixel((x * 8 + 4).min(w8 - 1), (y * 8 + 4).min(h8 - 1)).0[0];
+                let v = mask8
+                    .get_pixel((x * 8 + 4).min(w8 - 1), (y * 8 + 4).min(h8 - 1))
+                    .0[0];
                 if v >= 128 {
                     1.0
                 } else {
@@ -66,8 +74,12 @@ impl SdStage<'_> {
         let embeddings = self.embeddings(batch)?;
         let views = views_for(h, w, self.tiles.unet_tile, self.tiles.unet_overlap);
         let mut schedulers = self.schedulers(views.len(), None)?;
-        let mut step_noise = SeededNoise::new(scheduler_noise_seed(self.params.seed));
-        let noise = seeded_noise(u64::from(self.params.seed), len);
+        let mut step_noise = step_noise(self.params.seed);
+        // The tile's slice of the canvas latents (onnx-web's get_tile_latents), or a fresh draw.
+        let noise = match initial {
+            Some(latents) if latents.len() == len => latents,
+            _ => latents_from_seed(u64::from(self.params.seed), batch, w8 as usize, h8 as usize),
+        };
         let guidance = Guidance {
             embeddings: &embeddings,
             cfg: self.params.cfg,
@@ -90,7 +102,8 @@ impl SdStage<'_> {
                         *px = Rgb([128, 128, 128]);
                     }
                 }
-                let masked_latents = vae_tiles::encode(encoder, &masked, self.tiles, self.progress)?;
+                let masked_latents =
+                    vae_tiles::encode(encoder, &masked, self.tiles, self.progress)?;
                 let mut extra = latent_mask.clone();
                 extra.extend_from_slice(&masked_latents);
                 latents = noise.clone();
@@ -99,7 +112,10 @@ impl SdStage<'_> {
                 denoise(
                     UnetRef::Sd(&self.models.unet),
                     guidance,
-                    Some(ExtraChannels { data: &extra, channels: 5 }),
+                    Some(ExtraChannels {
+                        data: &extra,
+                        channels: 5,
+                    }),
                     None,
                     &views,
                     &mut schedulers,
@@ -137,7 +153,13 @@ impl SdStage<'_> {
                 )))
             }
         }
-        let images = vae_tiles::decode(&self.models.vae_decoder, &latents, shape, self.tiles, self.progress)?;
+        let images = vae_tiles::decode(
+            &self.models.vae_decoder,
+            &latents,
+            shape,
+            self.tiles,
+            self.progress,
+        )?;
         Ok(images
             .iter()
             .map(|image| crop_top_left(image, width, height))
@@ -145,7 +167,12 @@ impl SdStage<'_> {
     }
 
     /// The whole inpaint/outpaint job on one source: `batch` results of size source + border.
-    pub fn inpaint(&self, source: &RgbImage, mask: &GrayImage, options: &InpaintOptions) -> Result<Vec<RgbImage>> {
+    pub fn inpaint(
+        &self,
+        source: &RgbImage,
+        mask: &GrayImage,
+        options: &InpaintOptions,
+    ) -> Result<Vec<RgbImage>> {
         let batch = self.params.batch.max(1) as usize;
         let seed = u64::from(self.params.seed);
         let mask = if mask.dimensions() == source.dimensions() {
@@ -159,9 +186,25 @@ impl SdStage<'_> {
             top: options.border.top,
             bottom: options.border.bottom,
         };
-        let expanded = expand_image(source, &mask, border, options.fill, options.noise, options.filter, seed);
+        let expanded = expand_image(
+            source,
+            &mask,
+            border,
+            options.fill,
+            options.noise,
+            options.filter,
+            seed,
+        );
         let (source, mask) = (expanded.source, expanded.mask);
         let tile = self.tiles.unet_tile;
+        // onnx-web's get_latents_from_seed for the whole canvas.
+        let full_shape = latent_shape(batch, source.width() as usize, source.height() as usize);
+        let full = latents_from_seed(
+            seed,
+            batch,
+            source.width() as usize,
+            source.height() as usize,
+        );
         let margins = Margins {
             noise: options.noise,
             fill: options.fill,
@@ -186,7 +229,21 @@ impl SdStage<'_> {
                 TileOrder::Spiral,
                 1,
                 margins,
-                |t| self.inpaint_tile(t.image, t.mask.expect("a mask"), batch),
+                |t| {
+                    // The canvas latents: sliced per tile, or the whole (aligned) canvas.
+                    let latents = if (t.image.width(), t.image.height()) == (tile, tile)
+                        && (source.width() > tile || source.height() > tile)
+                    {
+                        tile_latents(&full, full_shape, seed, t.left, t.top, tile as usize).0
+                    } else {
+                        let (w8, h8) = (
+                            align_up(t.image.width(), UNET_ALIGN) as usize,
+                            align_up(t.image.height(), UNET_ALIGN) as usize,
+                        );
+                        expand_latents(&full, full_shape, seed, w8, h8).0
+                    };
+                    self.inpaint_tile(t.image, t.mask.expect("a mask"), batch, Some(latents))
+                },
             );
         };
         // Full-resolution inpainting: the square around the mask, enlarged to the tile size.
@@ -194,7 +251,7 @@ impl SdStage<'_> {
         let crop_mask = crop_gray(&mask, left.into(), top.into(), side, side);
         let big_source = resize(&crop_source, tile, tile, Resample::Bicubic);
         let big_mask = resize_gray(&crop_mask, tile, tile, Resample::Bicubic);
-        let results = self.inpaint_tile(&big_source, &big_mask, batch)?;
+        let results = self.inpaint_tile(&big_source, &big_mask, batch, None)?;
         Ok(results
             .into_iter()
             .map(|result| {

@@ -3,13 +3,14 @@
 //! [`crate::denoise`].
 
 use image::RgbImage;
+use onnx_web_diffusion::latents::latents_from_seed;
 use onnx_web_diffusion::prompt::encode_prompt;
 use onnx_web_diffusion::schedulers::{create_scheduler, Scheduler, SchedulerOptions};
 use onnx_web_diffusion::text_encoder::Embeddings;
 use onnx_web_diffusion::vae_encoder::VaeEncoder;
 use onnx_web_diffusion::StableDiffusion;
 
-use crate::denoise::{denoise, scheduler_noise_seed, seeded_noise, views_for, Guidance, UnetRef};
+use crate::denoise::{denoise, randn, step_noise, views_for, Guidance, UnetRef};
 use crate::error::{PipelineError, Result};
 use crate::image_util::{align_up, crop_top_left, pad_edge, UNET_ALIGN};
 use crate::options::TileOptions;
@@ -46,13 +47,19 @@ impl SdStage<'_> {
     }
 
     /// `count` fresh schedulers with their timesteps set (`strength` for img2img).
-    pub fn schedulers(&self, count: usize, strength: Option<f32>) -> Result<Vec<Box<dyn Scheduler>>> {
+    pub fn schedulers(
+        &self,
+        count: usize,
+        strength: Option<f32>,
+    ) -> Result<Vec<Box<dyn Scheduler>>> {
         (0..count)
             .map(|_| {
                 let mut scheduler = create_scheduler(
                     &self.params.scheduler,
                     &self.models.scheduler_config,
-                    SchedulerOptions { eta: self.params.eta },
+                    SchedulerOptions {
+                        eta: self.params.eta,
+                    },
                 )?;
                 scheduler.set_timesteps(self.params.steps.max(1) as usize, strength);
                 Ok(scheduler)
@@ -61,8 +68,9 @@ impl SdStage<'_> {
     }
 
     pub fn encoder(&self) -> Result<&VaeEncoder> {
-        self.vae_encoder
-            .ok_or_else(|| PipelineError::Unsupported("this stage needs the model's vae_encoder".into()))
+        self.vae_encoder.ok_or_else(|| {
+            PipelineError::Unsupported("this stage needs the model's vae_encoder".into())
+        })
     }
 
     /// txt2img at any size: seeded latents, then the denoising loop in `unet_tile` views
@@ -73,15 +81,20 @@ impl SdStage<'_> {
         let batch = self.params.batch.max(1) as usize;
         let embeddings = self.embeddings(batch)?;
         // Sides that are not multiples of 64 are generated larger and cropped.
-        let (aw, ah) = (align_up(size.width, UNET_ALIGN), align_up(size.height, UNET_ALIGN));
+        let (aw, ah) = (
+            align_up(size.width, UNET_ALIGN),
+            align_up(size.height, UNET_ALIGN),
+        );
         let (h, w) = ((ah / 8) as usize, (aw / 8) as usize);
         let shape = [batch, 4, h, w];
         let views = views_for(h, w, self.tiles.unet_tile, self.tiles.unet_overlap);
         let mut schedulers = self.schedulers(views.len(), None)?;
-        let mut latents = seeded_noise(u64::from(self.params.seed), shape.iter().product());
+        // onnx-web's get_latents_from_seed, for the whole (aligned) image.
+        let mut latents =
+            latents_from_seed(u64::from(self.params.seed), batch, aw as usize, ah as usize);
         let sigma = schedulers[0].init_noise_sigma();
         latents.iter_mut().for_each(|x| *x *= sigma);
-        let mut step_noise = onnx_web_diffusion::noise::SeededNoise::new(scheduler_noise_seed(self.params.seed));
+        let mut step_noise = step_noise(self.params.seed);
         let guidance = Guidance {
             embeddings: &embeddings,
             cfg: self.params.cfg,
@@ -99,7 +112,13 @@ impl SdStage<'_> {
             &mut step_noise,
             self.progress,
         )?;
-        let images = vae_tiles::decode(&self.models.vae_decoder, &latents, shape, self.tiles, self.progress)?;
+        let images = vae_tiles::decode(
+            &self.models.vae_decoder,
+            &latents,
+            shape,
+            self.tiles,
+            self.progress,
+        )?;
         Ok(images
             .iter()
             .map(|image| crop_top_left(image, size.width, size.height))
@@ -129,11 +148,11 @@ impl SdStage<'_> {
         let views = views_for(h, w, self.tiles.unet_tile, self.tiles.unet_overlap);
         let mut schedulers = self.schedulers(views.len(), Some(strength))?;
         let len: usize = shape.iter().product();
-        let noise = seeded_noise(u64::from(self.params.seed), len);
+        let noise = randn(self.params.seed, len);
         let repeated: Vec<f32> = original.iter().copied().cycle().take(len).collect();
         let mut latents = vec![0f32; len];
         schedulers[0].add_noise(&repeated, &noise, 0, &mut latents);
-        let mut step_noise = onnx_web_diffusion::noise::SeededNoise::new(scheduler_noise_seed(self.params.seed));
+        let mut step_noise = step_noise(self.params.seed);
         let guidance = Guidance {
             embeddings: &embeddings,
             cfg: self.params.cfg,
@@ -151,7 +170,13 @@ impl SdStage<'_> {
             &mut step_noise,
             self.progress,
         )?;
-        let images = vae_tiles::decode(&self.models.vae_decoder, &latents, shape, self.tiles, self.progress)?;
+        let images = vae_tiles::decode(
+            &self.models.vae_decoder,
+            &latents,
+            shape,
+            self.tiles,
+            self.progress,
+        )?;
         Ok(images
             .iter()
             .map(|image| crop_top_left(image, width, height))
@@ -161,7 +186,11 @@ impl SdStage<'_> {
 
 /// Sizes the UNet can take: positive multiples of 8.
 pub fn check_size(size: Size) -> Result<()> {
-    if size.width == 0 || size.height == 0 || !size.width.is_multiple_of(8) || !size.height.is_multiple_of(8) {
+    if size.width == 0
+        || size.height == 0
+        || !size.width.is_multiple_of(8)
+        || !size.height.is_multiple_of(8)
+    {
         return Err(PipelineError::InvalidSize(size));
     }
     Ok(())

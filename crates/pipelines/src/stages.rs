@@ -41,9 +41,14 @@ struct SdModels {
 
 impl<'a> JobContext<'a> {
     fn load_sd(&self, with_encoder: bool) -> Result<SdModels> {
-        let models = self.pipelines.stable_diffusion(&self.params.model_dir, self.platform)?;
+        let models = self
+            .pipelines
+            .stable_diffusion(&self.params.model_dir, self.platform)?;
         let encoder = if with_encoder {
-            Some(self.pipelines.vae_encoder(&self.params.model_dir, self.platform)?)
+            Some(
+                self.pipelines
+                    .vae_encoder(&self.params.model_dir, self.platform)?,
+            )
         } else {
             None
         };
@@ -68,11 +73,9 @@ impl<'a> JobContext<'a> {
 
     /// One face correction pass (with `faceOutscale`).
     pub fn correct(&self, image: &RgbImage) -> Result<RgbImage> {
-        let path = self
-            .upscale
-            .correction_model
-            .as_ref()
-            .ok_or_else(|| PipelineError::Unsupported("face correction needs a correction model".into()))?;
+        let path = self.upscale.correction_model.as_ref().ok_or_else(|| {
+            PipelineError::Unsupported("face correction needs a correction model".into())
+        })?;
         let model = self.pipelines.image_model(path, self.platform)?;
         crate::correction::correct_faces(
             &model,
@@ -86,16 +89,24 @@ impl<'a> JobContext<'a> {
 
     /// Upscales with the configured upscaling model: native factor `scale`, final `outscale`.
     pub fn upscale_with_model(&self, image: &RgbImage, outscale: u32) -> Result<RgbImage> {
-        if let Some(method) = self.upscale.upscale_name.as_deref().and_then(crate::upscale::simple_resample) {
-            if self.upscale.upscale_model.as_ref().is_none_or(|p| !p.exists()) {
+        if let Some(method) = self
+            .upscale
+            .upscale_name
+            .as_deref()
+            .and_then(crate::upscale::simple_resample)
+        {
+            if self
+                .upscale
+                .upscale_model
+                .as_ref()
+                .is_none_or(|p| !p.exists())
+            {
                 return Ok(crate::upscale::upscale_simple(image, method, outscale));
             }
         }
-        let path = self
-            .upscale
-            .upscale_model
-            .as_ref()
-            .ok_or_else(|| PipelineError::Unsupported("upscaling needs an upscaling model".into()))?;
+        let path = self.upscale.upscale_model.as_ref().ok_or_else(|| {
+            PipelineError::Unsupported("upscaling needs an upscaling model".into())
+        })?;
         if path.is_dir() {
             let upscaler = self.pipelines.sd_upscaler(path, self.platform)?;
             crate::upscale::upscale_stable_diffusion(
@@ -111,7 +122,13 @@ impl<'a> JobContext<'a> {
             )
         } else {
             let model = self.pipelines.image_model(path, self.platform)?;
-            crate::upscale::upscale_onnx(&model, image, self.tiles.unet_tile, outscale, self.progress)
+            crate::upscale::upscale_onnx(
+                &model,
+                image,
+                self.tiles.unet_tile,
+                outscale,
+                self.progress,
+            )
         }
     }
 
@@ -123,11 +140,19 @@ impl<'a> JobContext<'a> {
     }
 
     fn correct_first(&self) -> bool {
-        self.upscale.faces && matches!(self.upscale.order, UpscaleOrder::CorrectionFirst | UpscaleOrder::CorrectionBoth)
+        self.upscale.faces
+            && matches!(
+                self.upscale.order,
+                UpscaleOrder::CorrectionFirst | UpscaleOrder::CorrectionBoth
+            )
     }
 
     fn correct_last(&self) -> bool {
-        self.upscale.faces && matches!(self.upscale.order, UpscaleOrder::CorrectionLast | UpscaleOrder::CorrectionBoth)
+        self.upscale.faces
+            && matches!(
+                self.upscale.order,
+                UpscaleOrder::CorrectionLast | UpscaleOrder::CorrectionBoth
+            )
     }
 
     /// Correction, highres and upscaling after the endpoint's diffusion stage.
@@ -170,7 +195,11 @@ impl<'a> JobContext<'a> {
             && size.height <= self.tiles.unet_tile
             && !self.tiles.tiled_vae
             && !self.params.pipeline.starts_with("panorama");
-        let images = if plain { base(&sd.models)? } else { stage.txt2img(size)? };
+        let images = if plain {
+            base(&sd.models)?
+        } else {
+            stage.txt2img(size)?
+        };
         images
             .into_iter()
             .map(|image| self.post_process(Some(&stage), image))
@@ -179,7 +208,12 @@ impl<'a> JobContext<'a> {
 
     /// img2img: `batch` results from one source, `loopback` extra passes each, then the
     /// post-processing stages.
-    pub fn img2img(&self, source: &RgbImage, strength: f32, loopback: u32) -> Result<Vec<RgbImage>> {
+    pub fn img2img(
+        &self,
+        source: &RgbImage,
+        strength: f32,
+        loopback: u32,
+    ) -> Result<Vec<RgbImage>> {
         let sd = self.load_sd(true)?;
         let stage = self.stage(&sd);
         let batch = self.params.batch.max(1) as usize;
@@ -188,7 +222,10 @@ impl<'a> JobContext<'a> {
             .into_iter()
             .map(|mut image| {
                 for _ in 0..loopback {
-                    image = stage.img2img(&image, strength, 1)?.pop().expect("one image");
+                    image = stage
+                        .img2img(&image, strength, 1)?
+                        .pop()
+                        .expect("one image");
                 }
                 self.post_process(Some(&stage), image)
             })
@@ -196,7 +233,12 @@ impl<'a> JobContext<'a> {
     }
 
     /// Inpaint/outpaint, then the post-processing stages.
-    pub fn inpaint(&self, source: &RgbImage, mask: &GrayImage, options: &InpaintOptions) -> Result<Vec<RgbImage>> {
+    pub fn inpaint(
+        &self,
+        source: &RgbImage,
+        mask: &GrayImage,
+        options: &InpaintOptions,
+    ) -> Result<Vec<RgbImage>> {
         let sd = self.load_sd(true)?;
         let stage = self.stage(&sd);
         stage

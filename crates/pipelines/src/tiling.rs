@@ -64,7 +64,15 @@ pub fn process_tiles(
     }
     let mut blenders: Vec<TileBlender> = Vec::new();
     for (left, top) in order.tiles(width, height, tile, overlap) {
-        let tile_image = extract_tile(source, left, top, tile, margins.noise, margins.fill, margins.seed);
+        let tile_image = extract_tile(
+            source,
+            left,
+            top,
+            tile,
+            margins.noise,
+            margins.fill,
+            margins.seed,
+        );
         let tile_mask = mask.map(|m| tile_mask(m, left, top, tile));
         let outputs = stage(Tile {
             image: &tile_image,
@@ -94,18 +102,34 @@ mod tests {
     fn blending_identical_tiles_gives_the_source() {
         let source = RgbImage::from_fn(72, 40, |x, y| Rgb([x as u8 * 3, y as u8 * 5, 77]));
         for order in [TileOrder::Grid, TileOrder::Spiral] {
-            let out = process_tiles(&source, None, 32, 0.25, order, 1, Margins::histogram(1), |tile| {
-                Ok(vec![tile.image.clone()])
-            })
+            let out = process_tiles(
+                &source,
+                None,
+                32,
+                0.25,
+                order,
+                1,
+                Margins::histogram(1),
+                |tile| Ok(vec![tile.image.clone()]),
+            )
             .unwrap();
             assert_eq!(out.len(), 1);
             assert_eq!(out[0], source, "{order:?}");
         }
         // One tile: the stage sees the whole image.
-        let out = process_tiles(&source, None, 128, 0.25, TileOrder::Spiral, 2, Margins::histogram(1), |tile| {
-            assert_eq!(tile.image.dimensions(), (72, 40));
-            Ok(vec![RgbImage::new(144, 80)])
-        })
+        let out = process_tiles(
+            &source,
+            None,
+            128,
+            0.25,
+            TileOrder::Spiral,
+            2,
+            Margins::histogram(1),
+            |tile| {
+                assert_eq!(tile.image.dimensions(), (72, 40));
+                Ok(vec![RgbImage::new(144, 80)])
+            },
+        )
         .unwrap();
         assert_eq!(out[0].dimensions(), (144, 80));
     }

@@ -5,16 +5,16 @@
 
 use image::RgbImage;
 use onnx_web_diffusion::image_model::ImageModel;
-use onnx_web_diffusion::noise::SeededNoise;
+use onnx_web_diffusion::noise::{NoiseSource, RandomState};
 use onnx_web_diffusion::prompt::encode_prompt;
 use onnx_web_diffusion::schedulers::{create_scheduler, SchedulerOptions};
 use onnx_web_diffusion::sd_upscaler::{SdUpscaler, UPSCALER_LATENT_SCALE};
 
-use crate::denoise::{denoise, scheduler_noise_seed, seeded_noise, Guidance, UnetRef, View};
+use crate::denoise::{denoise, step_noise, Guidance, UnetRef, View};
 use crate::error::{PipelineError, Result};
 use crate::image_util::{
-    align_up, crop_top_left, crop_with_fill, from_unit_tensor, pad_edge, resize, to_signed_tensor, to_unit_tensor,
-    Resample, UNET_ALIGN,
+    align_up, crop_top_left, crop_with_fill, from_unit_tensor, pad_edge, resize, to_signed_tensor,
+    to_unit_tensor, Resample, UNET_ALIGN,
 };
 use crate::params::ImageParams;
 use crate::progress::Progress;
@@ -83,7 +83,12 @@ pub fn upscale_onnx(
     if native == outscale {
         Ok(canvas)
     } else {
-        Ok(resize(&canvas, width * outscale, height * outscale, Resample::Lanczos))
+        Ok(resize(
+            &canvas,
+            width * outscale,
+            height * outscale,
+            Resample::Lanczos,
+        ))
     }
 }
 
@@ -97,7 +102,12 @@ pub fn simple_resample(name: &str) -> Option<Resample> {
 
 /// Upscales with a PIL-style resampler.
 pub fn upscale_simple(image: &RgbImage, method: Resample, outscale: u32) -> RgbImage {
-    resize(image, image.width() * outscale, image.height() * outscale, method)
+    resize(
+        image,
+        image.width() * outscale,
+        image.height() * outscale,
+        method,
+    )
 }
 
 /// The SD x4 upscaler over 128-pixel tiles (blended with `overlap`), each denoised for
@@ -131,74 +141,94 @@ pub fn upscale_stable_diffusion(
     )?;
     let noise_level = noise_level.clamp(0, upscaler.low_res_alphas_cumprod.len() as i64 - 1);
     let alpha = upscaler.low_res_alphas_cumprod[noise_level as usize];
-    let mut tile_index = 0u64;
-    let outputs = process_tiles(image, None, SD_UPSCALE_TILE, overlap, TileOrder::Spiral, 4, margins, |tile| {
-        tile_index += 1;
-        let source = tile.image;
-        let (width, height) = source.dimensions();
-        let (w8, h8) = (align_up(width, UNET_ALIGN), align_up(height, UNET_ALIGN));
-        let low = pad_edge(source, w8, h8);
-        let (h, w) = (h8 as usize, w8 as usize);
-        // The noisy low-resolution image, as the low-res DDPM scheduler's add_noise makes it.
-        let clean = to_signed_tensor(&low);
-        let image_noise = seeded_noise(u64::from(params.seed) ^ (tile_index << 40) ^ 0x5d_0000_0000, clean.len());
-        let (a, s) = (alpha.sqrt(), (1.0 - alpha).sqrt());
-        let noisy: Vec<f32> = clean.iter().zip(&image_noise).map(|(x, n)| a * x + s * n).collect();
+    let outputs = process_tiles(
+        image,
+        None,
+        SD_UPSCALE_TILE,
+        overlap,
+        TileOrder::Spiral,
+        4,
+        margins,
+        |tile| {
+            let source = tile.image;
+            let (width, height) = source.dimensions();
+            let (w8, h8) = (align_up(width, UNET_ALIGN), align_up(height, UNET_ALIGN));
+            let low = pad_edge(source, w8, h8);
+            let (h, w) = (h8 as usize, w8 as usize);
+            // diffusers draws the latents, then the image noise, from one RandomState(seed).
+            let mut generator = RandomState::new(params.seed);
+            let mut latents = vec![0f32; 4 * h * w];
+            generator.fill_standard_normal(&mut latents);
+            // The noisy low-resolution image, as the low-res DDPM scheduler's add_noise makes it.
+            let clean = to_signed_tensor(&low);
+            let mut image_noise = vec![0f32; clean.len()];
+            generator.fill_standard_normal(&mut image_noise);
+            let (a, s) = (alpha.sqrt(), (1.0 - alpha).sqrt());
+            let noisy: Vec<f32> = clean
+                .iter()
+                .zip(&image_noise)
+                .map(|(x, n)| a * x + s * n)
+                .collect();
 
-        let mut scheduler = create_scheduler(
-            &params.scheduler,
-            &upscaler.scheduler_config,
-            SchedulerOptions { eta: params.eta },
-        )?;
-        scheduler.set_timesteps(params.steps.max(1) as usize, None);
-        let shape = [1, 4, h, w];
-        let mut latents = seeded_noise(u64::from(params.seed), 4 * h * w);
-        let sigma = scheduler.init_noise_sigma();
-        latents.iter_mut().for_each(|x| *x *= sigma);
-        let mut schedulers = vec![scheduler];
-        let mut step_noise = SeededNoise::new(scheduler_noise_seed(params.seed));
-        let view = View {
-            top: 0,
-            left: 0,
-            height: h,
-            width: w,
-        };
-        denoise(
-            UnetRef::Upscale(&upscaler.unet, noise_level),
-            Guidance {
-                embeddings: &embeddings,
-                cfg: params.cfg,
-                enabled: guidance_enabled,
-            },
-            Some(crate::denoise::ExtraChannels {
-                data: &noisy,
-                channels: 3,
-            }),
-            None,
-            &[view],
-            &mut schedulers,
-            &mut latents,
-            shape,
-            &mut step_noise,
-            progress,
-        )?;
-        latents.iter_mut().for_each(|x| *x /= UPSCALER_LATENT_SCALE);
-        let (decoded, [_, _, oh, ow]) = upscaler.vae.decode(&latents, shape)?;
-        let out = onnx_web_imageops::decoded_to_images(&decoded, 1, oh, ow)
-            .pop()
-            .expect("one image");
-        // The padding cropped off again (the decoder makes exactly 4× the latents).
-        let out = if out.dimensions() == (w8 * 4, h8 * 4) {
-            crop_top_left(&out, width * 4, height * 4)
-        } else {
-            resize(&out, width * 4, height * 4, Resample::Lanczos)
-        };
-        Ok(vec![out])
-    })?;
+            let mut scheduler = create_scheduler(
+                &params.scheduler,
+                &upscaler.scheduler_config,
+                SchedulerOptions { eta: params.eta },
+            )?;
+            scheduler.set_timesteps(params.steps.max(1) as usize, None);
+            let shape = [1, 4, h, w];
+            let sigma = scheduler.init_noise_sigma();
+            latents.iter_mut().for_each(|x| *x *= sigma);
+            let mut schedulers = vec![scheduler];
+            let mut step_noise = step_noise(params.seed);
+            let view = View {
+                top: 0,
+                left: 0,
+                height: h,
+                width: w,
+            };
+            denoise(
+                UnetRef::Upscale(&upscaler.unet, noise_level),
+                Guidance {
+                    embeddings: &embeddings,
+                    cfg: params.cfg,
+                    enabled: guidance_enabled,
+                },
+                Some(crate::denoise::ExtraChannels {
+                    data: &noisy,
+                    channels: 3,
+                }),
+                None,
+                &[view],
+                &mut schedulers,
+                &mut latents,
+                shape,
+                &mut step_noise,
+                progress,
+            )?;
+            latents.iter_mut().for_each(|x| *x /= UPSCALER_LATENT_SCALE);
+            let (decoded, [_, _, oh, ow]) = upscaler.vae.decode(&latents, shape)?;
+            let out = onnx_web_imageops::decoded_to_images(&decoded, 1, oh, ow)
+                .pop()
+                .expect("one image");
+            // The padding cropped off again (the decoder makes exactly 4× the latents).
+            let out = if out.dimensions() == (w8 * 4, h8 * 4) {
+                crop_top_left(&out, width * 4, height * 4)
+            } else {
+                resize(&out, width * 4, height * 4, Resample::Lanczos)
+            };
+            Ok(vec![out])
+        },
+    )?;
     let out = outputs.into_iter().next().expect("one output");
     if outscale == 4 {
         Ok(out)
     } else {
-        Ok(resize(&out, image.width() * outscale, image.height() * outscale, Resample::Lanczos))
+        Ok(resize(
+            &out,
+            image.width() * outscale,
+            image.height() * outscale,
+            Resample::Lanczos,
+        ))
     }
 }

@@ -382,6 +382,7 @@ pub async fn inpaint(
         width: source.width(),
         height: source.height(),
     };
+    check_mask_covers(mask.dimensions(), size)?;
     let (full_w, full_h) = (
         size.width + border.left + border.right,
         size.height + border.top + border.bottom,
@@ -554,4 +555,45 @@ pub async fn blend(
     )
     .await?;
     Ok(Json(response))
+}
+
+/// The mask is fitted to the source as onnx-web fits it: contained in a square of the source's
+/// longest side, then cropped (the GUI paints a square canvas over the contained source). A mask
+/// whose shape cannot cover the source that way would leave part of it unmasked by accident, so it
+/// is refused rather than padded.
+fn check_mask_covers((mask_width, mask_height): (u32, u32), source: Size) -> Result<(), ApiError> {
+    let longest = source.width.max(source.height);
+    let (fitted_width, fitted_height) =
+        onnx_web_imageops::contain_size(mask_width, mask_height, longest, longest);
+    if fitted_width < source.width || fitted_height < source.height {
+        return Err(ApiError::bad_request(format!(
+            "mask: a {mask_width}x{mask_height} mask cannot cover the {}x{} source \
+             (it is fitted to the source's longest side, then cropped)",
+            source.width, source.height
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod mask_tests {
+    use super::*;
+
+    #[test]
+    fn masks_must_cover_the_source_once_fitted() {
+        let source = |width, height| Size { width, height };
+        // The GUI's square canvas covers any source.
+        assert!(check_mask_covers((512, 512), source(640, 480)).is_ok());
+        assert!(check_mask_covers((512, 512), source(64, 200)).is_ok());
+        // Same size and same shape at another scale are fine.
+        assert!(check_mask_covers((64, 48), source(64, 48)).is_ok());
+        assert!(check_mask_covers((128, 96), source(64, 48)).is_ok());
+        // A wide strip cannot cover a square source; a tall one cannot cover a wide source.
+        let error = check_mask_covers((512, 100), source(512, 512)).unwrap_err();
+        assert_eq!(error.status(), axum::http::StatusCode::BAD_REQUEST);
+        assert!(error
+            .message()
+            .starts_with("mask: a 512x100 mask cannot cover"));
+        assert!(check_mask_covers((10, 100), source(100, 50)).is_err());
+    }
 }

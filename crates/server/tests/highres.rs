@@ -16,7 +16,10 @@ fn txt2img_highres_scales_and_refines() {
     let job = server.txt2img(&format!(
         "{BASE}&width=64&height=64&highres=true&highresScale=2&highresStrength=0.5&highresMethod=bilinear"
     ));
-    assert_eq!(job["size"], serde_json::json!({"width": 128, "height": 128}));
+    assert_eq!(
+        job["size"],
+        serde_json::json!({"width": 128, "height": 128})
+    );
     let (images, last) = result(&server, &job);
     assert_eq!(images[0].dimensions(), (128, 128));
     assert_eq!(last["progress"], 6);
@@ -24,7 +27,10 @@ fn txt2img_highres_scales_and_refines() {
     let job = server.txt2img(&format!(
         "{BASE}&width=64&height=64&highres=true&highresScale=2&highresIterations=2&highresStrength=0.5&highresMethod=lanczos"
     ));
-    assert_eq!(job["size"], serde_json::json!({"width": 256, "height": 256}));
+    assert_eq!(
+        job["size"],
+        serde_json::json!({"width": 256, "height": 256})
+    );
     let (images, last) = result(&server, &job);
     assert_eq!(images[0].dimensions(), (256, 256));
     assert_eq!(last["progress"], 8);
@@ -36,8 +42,13 @@ fn txt2img_highres_scales_and_refines() {
     assert_eq!(images[0].dimensions(), (128, 128));
 
     // Disabled highres only echoes its factors (onnx-web quirk): the image keeps its size.
-    let job = server.txt2img(&format!("{BASE}&width=64&height=64&highres=false&highresScale=2"));
-    assert_eq!(job["size"], serde_json::json!({"width": 128, "height": 128}));
+    let job = server.txt2img(&format!(
+        "{BASE}&width=64&height=64&highres=false&highresScale=2"
+    ));
+    assert_eq!(
+        job["size"],
+        serde_json::json!({"width": 128, "height": 128})
+    );
     let (images, _) = result(&server, &job);
     assert_eq!(images[0].dimensions(), (64, 64));
 }
@@ -58,14 +69,19 @@ fn highres_after_img2img_inpaint_and_upscale() {
     let job = submit(
         &server,
         &format!("/api/inpaint?{BASE}&model=diffusion-tiny-inpaint&{highres}"),
-        &[("source", png(&picture(64, 64))), ("mask", png(&rect_mask(64, 64, 8, 8, 24, 24)))],
+        &[
+            ("source", png(&picture(64, 64))),
+            ("mask", png(&rect_mask(64, 64, 8, 8, 24, 24))),
+        ],
     );
     let (images, _) = result(&server, &job);
     assert_eq!(images[0].dimensions(), (128, 128));
 
     let job = submit(
         &server,
-        &format!("/api/upscale?{BASE}&upscale=true&upscaling=upscaling-tiny-x2&outscale=2&{highres}"),
+        &format!(
+            "/api/upscale?{BASE}&upscale=true&upscaling=upscaling-tiny-x2&outscale=2&{highres}"
+        ),
         &[("source", png(&picture(40, 24)))],
     );
     let (images, last) = result(&server, &job);

@@ -20,7 +20,9 @@ fn every_scheduler_runs_through_txt2img_and_img2img() {
     assert_eq!(schedulers.len(), 16, "{schedulers:?}");
     let source = png(&picture(64, 64));
     for scheduler in &schedulers {
-        let query = format!("prompt=a+cube&cfg=6&steps=6&seed=5&model=diffusion-tiny-demo&scheduler={scheduler}");
+        let query = format!(
+            "prompt=a+cube&cfg=6&steps=6&seed=5&model=diffusion-tiny-demo&scheduler={scheduler}"
+        );
         let txt2img = server.txt2img(&format!("{query}&width=64&height=64"));
         assert_eq!(txt2img["params"]["scheduler"], scheduler.as_str());
         let images = server.images(&txt2img);
@@ -34,6 +36,9 @@ fn every_scheduler_runs_through_txt2img_and_img2img() {
         let (images, last) = result(&server, &img2img);
         assert_eq!(images[0].dimensions(), (64, 64), "{scheduler}");
         assert_eq!(last["failed"], false, "{scheduler}: {last}");
-        assert!(last["progress"].as_u64().unwrap() >= 1, "{scheduler}: {last}");
+        assert!(
+            last["progress"].as_u64().unwrap() >= 1,
+            "{scheduler}: {last}"
+        );
     }
 }

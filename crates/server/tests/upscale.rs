@@ -243,3 +243,28 @@ fn upscale_needs_a_source_and_refuses_huge_results() {
     assert_eq!(status, 400, "{body}");
     assert!(body["error"].as_str().unwrap().contains("limit"), "{body}");
 }
+
+#[test]
+fn a_running_tiled_upscale_can_be_cancelled() {
+    let server = TestServer::start();
+    let job = submit(
+        &server,
+        "/api/upscale?prompt=x&seed=1&upscale=true&upscaling=upscaling-stable-diffusion-x4-tiny&steps=200",
+        &[("source", png(&picture(384, 256)))],
+    );
+    let key = job["outputs"][0].as_str().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while server.ready(key)["progress"].as_u64().unwrap() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the job never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert_eq!(server.cancel(key)["cancelled"], true);
+    let last = server.wait(key).pop().unwrap();
+    assert_eq!(last["cancelled"], true, "{last}");
+    assert_eq!(last["failed"], true, "{last}");
+    // Stopped long before the 200 steps of every tile.
+    assert!(last["progress"].as_u64().unwrap() < 200, "{last}");
+}

@@ -32,9 +32,9 @@ pub fn rect_mask(width: u32, height: u32, x0: u32, y0: u32, x1: u32, y1: u32) ->
     })
 }
 
-pub fn png<P: image::PixelWithColorType>(image: &image::ImageBuffer<P, Vec<u8>>) -> Vec<u8>
+pub fn png<P>(image: &image::ImageBuffer<P, Vec<u8>>) -> Vec<u8>
 where
-    P: image::Pixel<Subpixel = u8>,
+    P: image::PixelWithColorType + image::Pixel<Subpixel = u8>,
 {
     let mut out = Cursor::new(Vec::new());
     image.write_to(&mut out, image::ImageFormat::Png).unwrap();
