@@ -16,7 +16,7 @@ use serde_json::Value;
 use crate::error::ApiError;
 use crate::jobs::{
     BlendJob, Img2ImgJob, InpaintJob, Job, JobSpec, OutputMetadata, SharedImage, SharedMask,
-    StageOptions, UpscaleJob,
+    StageOptions, Txt2ImgJob, UpscaleJob,
 };
 use crate::models::Catalog;
 use crate::naming::{make_output_names, unix_time_now, HashParam, NameFields};
@@ -248,6 +248,49 @@ async fn submit(
         .submit_unique(unix_time_now(), build, |key| outputs_dir.join(key).exists());
     tracing::info!(job = %response["outputs"][0], model = %base.model, steps = base.steps, "{mode} queued");
     Ok(response)
+}
+
+/// `POST /api/txt2img`: query parameters only; the upscale and highres groups.
+pub async fn txt2img(
+    State(state): State<Arc<AppState>>,
+    RawQuery(raw): RawQuery,
+) -> Result<Json<Value>, ApiError> {
+    let query = Query::parse(raw.as_deref())?;
+    let catalog = state.catalog();
+    let ctx = state.parse_context(&catalog);
+    let (base, size, platform) = build_base_params(&query, &ctx, "txt2img")?;
+    let upscale = build_upscale(&query, &ctx)?;
+    let highres = build_highres(&query, &ctx)?;
+    let stages = stage_options(&catalog, &base, &upscale, Some(&highres))?;
+    check_output_size(size.width, size.height, &stages, "width")?;
+    let params = base.image_params();
+    let response = submit(
+        &state,
+        &catalog,
+        Submission {
+            mode: "txt2img",
+            base: &base,
+            size,
+            count: base.batch,
+            extras: Vec::new(),
+            platform,
+            upscale: Some(&upscale),
+            border: None,
+            highres: Some(&highres),
+            metadata_highres: true,
+            metadata_upscale: true,
+        },
+        |metadata| {
+            JobSpec::Txt2Img(Txt2ImgJob {
+                params: params.clone(),
+                size,
+                stages: stages.clone(),
+                metadata,
+            })
+        },
+    )
+    .await?;
+    Ok(Json(response))
 }
 
 /// `POST /api/img2img`: file `source`; `strength`, `sourceFilter`, `loopback`.

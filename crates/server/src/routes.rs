@@ -14,16 +14,12 @@ use serde_json::{json, Value};
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
 use crate::error::ApiError;
-use crate::images_routes::{check_output_size, stage_options};
-use crate::jobs::{Job, JobSpec, JobStatus, OutputMetadata, Txt2ImgJob};
+use crate::images_routes;
+use crate::jobs::JobStatus;
 use crate::models::{network_tokens, Catalog};
-use crate::naming::{make_output_names, sanitize_name, unix_time_now, NameFields};
-use crate::params::{
-    build_base_params, build_highres, build_upscale, BaseParams, Query, IMPLEMENTED_PIPELINES,
-};
-use crate::responses::{
-    empty_status, image_response, parameters_text, ready_json, status_json, ParametersText,
-};
+use crate::naming::sanitize_name;
+use crate::params::{BaseParams, Query, IMPLEMENTED_PIPELINES};
+use crate::responses::{empty_status, parameters_text, ready_json, status_json, ParametersText};
 use crate::state::AppState;
 use crate::static_files;
 
@@ -91,7 +87,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/settings/schedulers", get(list_schedulers))
         .route("/api/settings/strings", get(list_strings))
         .route("/api/settings/wildcards", get(list_wildcards))
-        .route("/api/txt2img", post(txt2img))
+        .route("/api/txt2img", post(images_routes::txt2img))
         .route(
             "/api/img2img",
             uploads_post(post(crate::images_routes::img2img)),
@@ -261,74 +257,6 @@ pub fn metadata_parameters(
         inversions: &inversions,
         loras: &loras,
     })
-}
-
-/// `POST /api/txt2img`: validates the query, names the outputs, queues the job and answers the
-/// ImageResponse at once.
-async fn txt2img(
-    State(state): State<Arc<AppState>>,
-    RawQuery(raw): RawQuery,
-) -> Result<Json<Value>, ApiError> {
-    let query = Query::parse(raw.as_deref())?;
-    let catalog = state.catalog();
-    let ctx = state.parse_context(&catalog);
-    let (base, size, platform) = build_base_params(&query, &ctx, "txt2img")?;
-    let upscale = build_upscale(&query, &ctx)?;
-    let highres = build_highres(&query, &ctx)?;
-    let stages = stage_options(&catalog, &base, &upscale, Some(&highres))?;
-    check_output_size(size.width, size.height, &stages, "width")?;
-
-    let model_path = base.model_dir.to_string_lossy().into_owned();
-    let fields = NameFields {
-        mode: "txt2img",
-        model_path: &model_path,
-        pipeline: &base.pipeline,
-        scheduler: &base.scheduler,
-        prompt: &base.prompt,
-        negative_prompt: base.negative_prompt.as_deref(),
-        cfg: base.cfg,
-        seed: base.seed,
-        steps: base.steps,
-        eta: base.eta,
-        batch: base.batch,
-        width: size.width,
-        height: size.height,
-        extras: Vec::new(),
-    };
-    let parameters = {
-        let state = Arc::clone(&state);
-        let catalog = Arc::clone(&catalog);
-        let base = base.clone();
-        tokio::task::spawn_blocking(move || metadata_parameters(&state, &catalog, &base, size))
-            .await
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing networks: {e}")))?
-    };
-
-    let build = |time: u64| {
-        let outputs = make_output_names(&fields, base.batch, time, &state.config.image_format);
-        let response = image_response(&outputs, &base, size, Some(&upscale), None, Some(&highres));
-        let job = Job {
-            key: outputs[0].clone(),
-            outputs,
-            platform: platform.clone(),
-            spec: JobSpec::Txt2Img(Txt2ImgJob {
-                params: base.image_params(),
-                size,
-                stages: stages.clone(),
-                metadata: OutputMetadata {
-                    response: response.clone(),
-                    parameters: parameters.clone(),
-                },
-            }),
-        };
-        (job, response)
-    };
-    let outputs_dir = &state.config.outputs;
-    let response = state
-        .queue
-        .submit_unique(unix_time_now(), build, |key| outputs_dir.join(key).exists());
-    tracing::info!(job = %response["outputs"][0], model = %base.model, steps = base.steps, "txt2img queued");
-    Ok(Json(response))
 }
 
 /// The sanitized `output` key of ready/cancel.
@@ -577,7 +505,7 @@ mod tests {
         let catalog = f.state.catalog();
         let ctx = f.state.parse_context(&catalog);
         let query = Query::from_pairs([("prompt", "<lora:shiny:0.5> x"), ("seed", "1")]);
-        let (base, size, _) = build_base_params(&query, &ctx, "txt2img").unwrap();
+        let (base, size, _) = crate::params::build_base_params(&query, &ctx, "txt2img").unwrap();
         let text = metadata_parameters(&f.state, &catalog, &base, size);
         assert!(text.contains("Lora hashes: \"shiny: BA7816BF"), "{text}");
         assert!(text.contains("Model: diffusion-tiny,"), "{text}");
