@@ -28,6 +28,16 @@ Writes (numpy + onnx only, no torch; a few seconds; byte-identical for the same 
                                        low_res_scheduler configs
   DIR/correction-tiny-face.onnx        input [1,3,512,512] -> output [1,3,512,512] (GFPGAN stand-in, RGB [-1,1])
   DIR/correction-tiny-codeformer.onnx  input [1,3,512,512] + weight double [1] -> output (CodeFormer stand-in)
+  DIR/filter/depth.onnx                pixel_values [1,3,32,32] ([-1,1]) -> predicted_depth [1,32,32] (DPT/MiDaS layout)
+  DIR/filter/hed.onnx                  input [1,3,h,w] (RGB 0..255) -> side0 [1,1,h,w], side1 [1,1,h/2,w/2],
+                                       side2 [1,1,h/4,w/4] (HED side outputs, logits); h, w % 4 == 0 best
+  DIR/filter/segment.onnx              pixel_values [1,3,h,w] (ImageNet-normalized) -> logits [1,150,h/4,w/4] (UperNet)
+  DIR/filter/mlsd.onnx                 input [1,4,64,64] (RGB + ones, [-1,1]) -> output [1,16,32,32] (M-LSD: channels
+                                       7.. are center, 4 displacements, ...)
+  DIR/filter/openpose.onnx             input [1,3,h,w] (BGR / 256 - 0.5) -> Mconv7_stage6_L1 [1,38,h/8,w/8] (PAFs),
+                                       Mconv7_stage6_L2 [1,19,h/8,w/8] (heat maps); h, w % 8 == 0
+  DIR/filter/face.onnx                 input [1,3,192,192] (RGB [0,1]) -> landmarks [1,1,1,1434] (478 x (x, y, z) in
+                                       input pixels), score [1,1,1,1] (face logit) (MediaPipe face mesh)
   DIR/lora/tiny-lora.safetensors       kohya-style LoRA (lora_unet_* / lora_te_*) for diffusion-tiny-demo
   DIR/inversion/tiny-inversion.safetensors   textual inversion {"emb_params": [2,32]}
   DIR/wildcard/colors.txt              a few colour words
@@ -40,7 +50,7 @@ Default opset 17 with IR 8 (what torch.onnx writes; loads in onnxruntime 1.16 ..
 See /work/shared/notes/test-models.md (section 3) for the measured design.
 """
 # Bump whenever the generated output changes: scripts/setup.sh regenerates when DIR/.generator-version differs.
-GENERATOR_VERSION = "2"
+GENERATOR_VERSION = "3"
 
 import argparse
 import gzip
@@ -433,6 +443,93 @@ def build_face(opset, seed, size=512, feat=16):
                    "tiny random face restorer (GFPGAN interface: RGB [-1,1], 512x512)")
 
 
+def build_filter_depth(opset, seed, size=32, feat=8):
+    """DPT/MiDaS stand-in: pixel_values [1,3,S,S] in [-1,1] -> predicted_depth [1,S,S] (positive, ReLU)."""
+    g = GB(seed, "depth")
+    x = g.op("Relu", [g.conv("pixel_values", 3, feat, "neck.0", stride=2)])
+    x = g.conv(x, feat, 1, "head.0", gain=0.5)
+    x = g.op("Resize", [x, "", g.c([1, 1, 2, 2])], mode="linear", coordinate_transformation_mode="half_pixel")
+    # a vertical ramp (near at the bottom) so the depth map is never flat
+    ramp = np.linspace(0.0, 2.0, size, dtype=np.float32).reshape(1, 1, size, 1)
+    x = g.op("Relu", [g.op("Add", [x, g.c(np.broadcast_to(ramp, (1, 1, size, size)).copy())])])
+    g.nodes.append(helper.make_node("Squeeze", [x, g.ci([1])], ["predicted_depth"]))
+    return g.model([vi("pixel_values", [1, 3, size, size])], [vi("predicted_depth", [1, size, size])], opset,
+                   "tiny random depth estimator (DPT interface)")
+
+
+def build_filter_hed(opset, seed, feat=8):
+    """HED stand-in: RGB 0..255 [1,3,h,w] -> three side outputs (logits) at 1, 1/2 and 1/4 resolution."""
+    g = GB(seed, "hed")
+    x = g.op("Mul", ["input", g.c(1.0 / 255.0)])
+    outs = []
+    for i in range(3):
+        x = g.op("Relu", [g.conv(x, 3 if i == 0 else feat, feat, f"block{i}.conv", stride=1 if i == 0 else 2)])
+        side = g.conv(x, feat, 1, f"block{i}.proj", k=1)
+        g.nodes.append(helper.make_node("Identity", [side], [f"side{i}"]))
+        outs.append(vi(f"side{i}", [1, 1, f"h{i}", f"w{i}"]))
+    return g.model([vi("input", [1, 3, "height", "width"])], outs, opset, "tiny random HED (side outputs, logits)")
+
+
+def build_filter_segment(opset, seed, feat=16, classes=150):
+    """UperNet stand-in: pixel_values [1,3,h,w] -> logits [1,150,h/4,w/4]."""
+    g = GB(seed, "segment")
+    x = g.op("Relu", [g.conv("pixel_values", 3, feat, "backbone.stem", stride=2)])
+    x = g.op("Relu", [g.conv(x, feat, feat, "decode_head.fpn", stride=2)])
+    g.nodes.append(helper.make_node("Identity", [g.conv(x, feat, classes, "decode_head.classifier", k=1, gain=3.0)],
+                                    ["logits"]))
+    return g.model([vi("pixel_values", [1, 3, "height", "width"])],
+                   [vi("logits", [1, classes, "height_4", "width_4"])], opset, "tiny random UperNet (ADE20k logits)")
+
+
+def build_filter_mlsd(opset, seed, size=64, feat=8):
+    """M-LSD stand-in: [1,4,S,S] (RGB + ones in [-1,1]) -> [1,16,S/2,S/2]; channel 7 is the line-centre logit,
+    8..11 the start/end displacements (in output pixels, scaled up so some segments pass the length threshold)."""
+    g = GB(seed, "mlsd")
+    x = g.op("Relu", [g.conv("input", 4, feat, "backbone.0", stride=2)])
+    x = g.conv(x, feat, 16, "head.0", gain=2.0)
+    g.nodes.append(helper.make_node("Mul", [x, g.c(np.array([1] * 8 + [8] * 4 + [1] * 4, np.float32).reshape(1, 16, 1, 1))],
+                                    ["output"]))
+    return g.model([vi("input", [1, 4, size, size])], [vi("output", [1, 16, size // 2, size // 2])], opset,
+                   "tiny random M-LSD (tpMap in channels 7..)")
+
+
+def build_filter_openpose(opset, seed, feat=8):
+    """OpenPose body stand-in: [1,3,h,w] -> PAFs [1,38,h/8,w/8] and heat maps [1,19,h/8,w/8] (sigmoid)."""
+    g = GB(seed, "openpose")
+    x = "input"
+    for i in range(3):
+        x = g.op("Relu", [g.conv(x, 3 if i == 0 else feat, feat, f"model0.conv{i}", stride=2)])
+    paf = g.op("Tanh", [g.conv(x, feat, 38, "model6_1.Mconv7", k=1)])
+    heat = g.op("Sigmoid", [g.conv(x, feat, 19, "model6_2.Mconv7", k=1, gain=3.0)])
+    g.nodes.append(helper.make_node("Identity", [paf], ["Mconv7_stage6_L1"]))
+    g.nodes.append(helper.make_node("Identity", [heat], ["Mconv7_stage6_L2"]))
+    return g.model([vi("input", [1, 3, "height", "width"])],
+                   [vi("Mconv7_stage6_L1", [1, 38, "h8", "w8"]), vi("Mconv7_stage6_L2", [1, 19, "h8", "w8"])], opset,
+                   "tiny random OpenPose body (PAFs, heat maps)")
+
+
+def build_filter_face(opset, seed, size=192, feat=8, points=478):
+    """MediaPipe face-landmark stand-in: [1,3,S,S] -> landmarks [1,1,1,3*478] around a ring in the middle of the
+    crop (plus a little image-dependent jitter) and a positive face score logit."""
+    g = GB(seed, "face_mesh")
+    x = g.op("Relu", [g.conv("input", 3, feat, "conv0", stride=4)])
+    x = g.op("Relu", [g.conv(x, feat, feat, "conv1", stride=4)])
+    x = g.op("Flatten", [g.op("GlobalAveragePool", [x])], axis=1)  # [1, feat]
+    a = np.arange(points, dtype=np.float32) * 0.1
+    ring = np.stack([size * (0.5 + 0.35 * np.cos(a)), size * (0.5 + 0.35 * np.sin(a)), np.zeros(points)], axis=1)
+    ring[468] = [size * 0.35, size * 0.4, 0]
+    ring[473] = [size * 0.65, size * 0.4, 0]
+    jitter = g.op("MatMul", [x, g.init("landmarks.weight", (g.rng.standard_normal((feat, 3 * points)) * 0.5)
+                                       .astype(np.float32))])
+    lm = g.op("Add", [jitter, g.init("landmarks.bias", ring.reshape(-1).astype(np.float32))])
+    g.nodes.append(helper.make_node("Reshape", [lm, g.ci([1, 1, 1, 3 * points])], ["landmarks"]))
+    score = g.op("Add", [g.op("ReduceMean", [x], keepdims=1, axes=[1]), g.c(3.0)])
+    g.nodes.append(helper.make_node("Reshape", [score, g.ci([1, 1, 1, 1])], ["score"]))
+    return g.model([vi("input", [1, 3, size, size])],
+                   [vi("landmarks", [1, 1, 1, 3 * points]), vi("score", [1, 1, 1, 1])], opset,
+                   "tiny random face mesh (MediaPipe face landmark interface)")
+
+
 def build_codeformer(opset, seed, size=512, feat=8):
     """CodeFormer stand-in: input [1,3,512,512] RGB [-1,1] + weight (fidelity w, double [1]) -> output, as the
     common CodeFormer ONNX exports; output = input + w-scaled residual, clipped to [-1,1]."""
@@ -672,6 +769,14 @@ def main():
     save(build_upscaler(a.opset, seed + 9, scale=2), f"{out}/upscaling-tiny-x2.onnx")
     write_sd_upscaler(f"{out}/upscaling-stable-diffusion-x4-tiny", bpe_text, a.opset, seed + 300)
     save(build_codeformer(a.opset, seed + 10), f"{out}/correction-tiny-codeformer.onnx")
+    # generator 3: source filter models (models/filter/<name>.onnx)
+    os.makedirs(f"{out}/filter", exist_ok=True)
+    save(build_filter_depth(a.opset, seed + 11), f"{out}/filter/depth.onnx")
+    save(build_filter_hed(a.opset, seed + 12), f"{out}/filter/hed.onnx")
+    save(build_filter_segment(a.opset, seed + 13), f"{out}/filter/segment.onnx")
+    save(build_filter_mlsd(a.opset, seed + 14), f"{out}/filter/mlsd.onnx")
+    save(build_filter_openpose(a.opset, seed + 15), f"{out}/filter/openpose.onnx")
+    save(build_filter_face(a.opset, seed + 16), f"{out}/filter/face.onnx")
     n_lora = write_lora(f"{out}/lora/tiny-lora.safetensors", un_g, te_g, seed + 7)
     rng = np.random.default_rng(seed + 8)
     write_safetensors(f"{out}/inversion/tiny-inversion.safetensors",

@@ -2,6 +2,7 @@
 //! Stable Diffusion pipeline.
 
 pub mod error;
+pub mod float16;
 pub mod image_model;
 pub mod latents;
 pub mod noise;

@@ -25,6 +25,9 @@ pub struct UpscaleUnet {
     model: Arc<Model>,
     timestep_type: TensorElementType,
     in_channels: usize,
+    /// float16 `sample` and `encoder_hidden_states` (converted at the edge).
+    sample_f16: bool,
+    hidden_f16: bool,
 }
 
 impl UpscaleUnet {
@@ -40,14 +43,22 @@ impl UpscaleUnet {
             }
         }
         let timestep_type = match model.input("timestep").and_then(|i| i.element_type) {
-            Some(t @ (TensorElementType::Float32 | TensorElementType::Int64)) => t,
+            Some(
+                t @ (TensorElementType::Float32
+                | TensorElementType::Float16
+                | TensorElementType::Int64),
+            ) => t,
             other => {
                 return Err(model_error(
                     &model,
-                    format!("timestep must be float32 or int64, found {other:?}"),
+                    format!("timestep must be float32, float16 or int64, found {other:?}"),
                 ))
             }
         };
+        let is_f16 = |name: &str| {
+            model.input(name).and_then(|i| i.element_type) == Some(TensorElementType::Float16)
+        };
+        let (sample_f16, hidden_f16) = (is_f16("sample"), is_f16("encoder_hidden_states"));
         let in_channels = model
             .input("sample")
             .and_then(|i| i.shape.get(1).copied())
@@ -57,6 +68,8 @@ impl UpscaleUnet {
             model,
             timestep_type,
             in_channels,
+            sample_f16,
+            hidden_f16,
         })
     }
 
@@ -78,15 +91,38 @@ impl UpscaleUnet {
         out: &mut [f32],
     ) -> Result<()> {
         let error = |e: onnx_web_engine::ort::Error| model_error(&self.model, e.to_string());
-        let sample_tensor = TensorRef::from_array_view((sample_shape, sample)).map_err(error)?;
-        let hidden_tensor = TensorRef::from_array_view((hidden_shape, hidden)).map_err(error)?;
+        let (sample16, hidden16);
+        let sample_tensor = if self.sample_f16 {
+            sample16 = crate::float16::to_f16(sample);
+            TensorRef::from_array_view((sample_shape, &sample16[..]))
+                .map_err(error)?
+                .into_dyn()
+        } else {
+            TensorRef::from_array_view((sample_shape, sample))
+                .map_err(error)?
+                .into_dyn()
+        };
+        let hidden_tensor = if self.hidden_f16 {
+            hidden16 = crate::float16::to_f16(hidden);
+            TensorRef::from_array_view((hidden_shape, &hidden16[..]))
+                .map_err(error)?
+                .into_dyn()
+        } else {
+            TensorRef::from_array_view((hidden_shape, hidden))
+                .map_err(error)?
+                .into_dyn()
+        };
         let labels = vec![noise_level; sample_shape[0]];
         let labels_tensor =
             TensorRef::from_array_view(([sample_shape[0]], &labels[..])).map_err(error)?;
         let timestep_f32 = [timestep as f32];
+        let timestep_f16 = [half::f16::from_f64(timestep)];
         let timestep_i64 = [timestep as i64];
         let timestep_tensor = match self.timestep_type {
             TensorElementType::Int64 => TensorRef::from_array_view(([1usize], &timestep_i64[..]))
+                .map_err(error)?
+                .into_dyn(),
+            TensorElementType::Float16 => TensorRef::from_array_view(([1usize], &timestep_f16[..]))
                 .map_err(error)?
                 .into_dyn(),
             _ => TensorRef::from_array_view(([1usize], &timestep_f32[..]))
@@ -100,13 +136,9 @@ impl UpscaleUnet {
             "class_labels" => labels_tensor,
         ];
         let expected = out.len();
-        let copied = self.model.run(inputs, |outputs| {
-            let (_, data) = outputs[0].try_extract_tensor::<f32>()?;
-            if data.len() == expected {
-                out.copy_from_slice(data);
-            }
-            Ok(data.len())
-        })?;
+        let copied = self
+            .model
+            .run(inputs, |outputs| crate::float16::copy_into(&outputs[0], out))?;
         if copied != expected {
             return Err(model_error(
                 &self.model,

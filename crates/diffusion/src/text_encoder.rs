@@ -49,11 +49,13 @@ impl TextEncoder {
     pub fn encode(&self, ids: &[i64], batch: usize) -> Result<Embeddings> {
         let sequence = ids.len() / batch;
         let shape = [batch, sequence];
+        // float16 encoders (fp16 conversions) are read as float32.
         let read = |outputs: &onnx_web_engine::ort::session::SessionOutputs<'_>| {
-            let (dims, data) = outputs[0].try_extract_tensor::<f32>()?;
+            let mut data = Vec::new();
+            let dims = crate::float16::extend_from(&outputs[0], &mut data)?;
             Ok((
                 dims.iter().map(|&d| d as usize).collect::<Vec<_>>(),
-                data.to_vec(),
+                data,
             ))
         };
         let (dims, data) = if self.ids_are_int64 {

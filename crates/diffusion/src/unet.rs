@@ -6,10 +6,14 @@ use onnx_web_engine::ort::value::{TensorElementType, TensorRef};
 use onnx_web_engine::Model;
 
 use crate::error::{model_error, Result};
+use crate::float16::{copy_into, float_type, to_f16};
 
 pub struct Unet {
     model: Arc<Model>,
     timestep_type: TensorElementType,
+    /// float16 `sample` and `encoder_hidden_states` (converted at the edge).
+    sample_f16: bool,
+    hidden_f16: bool,
 }
 
 impl Unet {
@@ -19,28 +23,39 @@ impl Unet {
                 return Err(model_error(&model, format!("has no input named {name}")));
             }
         }
-        for name in ["sample", "encoder_hidden_states"] {
+        let mut f16 = [false; 2];
+        for (name, is_f16) in ["sample", "encoder_hidden_states"].iter().zip(&mut f16) {
             let element_type = model.input(name).and_then(|i| i.element_type);
-            if element_type != Some(TensorElementType::Float32) {
-                return Err(model_error(
-                    &model,
-                    format!("input {name} is {element_type:?}; only float32 models are supported so far"),
-                ));
+            match float_type(element_type) {
+                Some(t) => *is_f16 = t == TensorElementType::Float16,
+                None => {
+                    return Err(model_error(
+                        &model,
+                        format!("input {name} is {element_type:?}; float32 or float16 expected"),
+                    ))
+                }
             }
         }
-        // diffusers exports use float32 timesteps, optimum's int64: follow the model.
+        // diffusers exports use float32 timesteps, optimum's int64, fp16 conversions float16:
+        // follow the model.
         let timestep_type = match model.input("timestep").and_then(|i| i.element_type) {
-            Some(t @ (TensorElementType::Float32 | TensorElementType::Int64)) => t,
+            Some(
+                t @ (TensorElementType::Float32
+                | TensorElementType::Float16
+                | TensorElementType::Int64),
+            ) => t,
             other => {
                 return Err(model_error(
                     &model,
-                    format!("timestep must be float32 or int64, found {other:?}"),
+                    format!("timestep must be float32, float16 or int64, found {other:?}"),
                 ))
             }
         };
         Ok(Self {
             model,
             timestep_type,
+            sample_f16: f16[0],
+            hidden_f16: f16[1],
         })
     }
 
@@ -50,7 +65,7 @@ impl Unet {
 
     /// Runs one prediction. `sample` is `[b, 4, h, w]`, `hidden` `[b, seq, dim]`; the result is
     /// written into `out` (same length as `sample`). The inputs are passed to ONNX Runtime
-    /// without copying.
+    /// without copying (float16 models: converted copies).
     pub fn predict(
         &self,
         sample: &[f32],
@@ -61,13 +76,36 @@ impl Unet {
         out: &mut [f32],
     ) -> Result<()> {
         let error = |e: onnx_web_engine::ort::Error| model_error(&self.model, e.to_string());
-        let sample_tensor = TensorRef::from_array_view((sample_shape, sample)).map_err(error)?;
-        let hidden_tensor = TensorRef::from_array_view((hidden_shape, hidden)).map_err(error)?;
+        let (sample16, hidden16);
+        let sample_tensor = if self.sample_f16 {
+            sample16 = to_f16(sample);
+            TensorRef::from_array_view((sample_shape, &sample16[..]))
+                .map_err(error)?
+                .into_dyn()
+        } else {
+            TensorRef::from_array_view((sample_shape, sample))
+                .map_err(error)?
+                .into_dyn()
+        };
+        let hidden_tensor = if self.hidden_f16 {
+            hidden16 = to_f16(hidden);
+            TensorRef::from_array_view((hidden_shape, &hidden16[..]))
+                .map_err(error)?
+                .into_dyn()
+        } else {
+            TensorRef::from_array_view((hidden_shape, hidden))
+                .map_err(error)?
+                .into_dyn()
+        };
         // One timestep for the whole batch, shape [1], as diffusers' ONNX pipelines pass it.
         let timestep_f32 = [timestep as f32];
+        let timestep_f16 = [half::f16::from_f64(timestep)];
         let timestep_i64 = [timestep as i64];
         let timestep_tensor = match self.timestep_type {
             TensorElementType::Int64 => TensorRef::from_array_view(([1usize], &timestep_i64[..]))
+                .map_err(error)?
+                .into_dyn(),
+            TensorElementType::Float16 => TensorRef::from_array_view(([1usize], &timestep_f16[..]))
                 .map_err(error)?
                 .into_dyn(),
             _ => TensorRef::from_array_view(([1usize], &timestep_f32[..]))
@@ -80,13 +118,9 @@ impl Unet {
             "encoder_hidden_states" => hidden_tensor,
         ];
         let expected = out.len();
-        let copied = self.model.run(inputs, |outputs| {
-            let (_, data) = outputs[0].try_extract_tensor::<f32>()?;
-            if data.len() == expected {
-                out.copy_from_slice(data);
-            }
-            Ok(data.len())
-        })?;
+        let copied = self
+            .model
+            .run(inputs, |outputs| copy_into(&outputs[0], out))?;
         if copied != expected {
             return Err(model_error(
                 &self.model,

@@ -2,21 +2,25 @@
 
 use std::sync::Arc;
 
-use onnx_web_engine::ort::value::TensorRef;
+use onnx_web_engine::ort::value::{TensorElementType, TensorRef};
 use onnx_web_engine::Model;
 
 use crate::error::{model_error, Result};
+use crate::float16::{copy_into, to_f16};
 
 pub struct VaeEncoder {
     model: Arc<Model>,
+    /// float16 `sample` (converted at the edge).
+    float16: bool,
 }
 
 impl VaeEncoder {
     pub fn new(model: Arc<Model>) -> Result<Self> {
-        if model.input("sample").is_none() {
+        let Some(input) = model.input("sample") else {
             return Err(model_error(&model, "has no input named sample"));
-        }
-        Ok(Self { model })
+        };
+        let float16 = input.element_type == Some(TensorElementType::Float16);
+        Ok(Self { model, float16 })
     }
 
     pub fn model(&self) -> &Arc<Model> {
@@ -32,18 +36,22 @@ impl VaeEncoder {
         width: usize,
         out: &mut [f32],
     ) -> Result<()> {
-        let input = TensorRef::from_array_view(([1usize, 3, height, width], image))
-            .map_err(|e| model_error(&self.model, e.to_string()))?;
+        let error = |e: onnx_web_engine::ort::Error| model_error(&self.model, e.to_string());
+        let image16;
+        let input = if self.float16 {
+            image16 = to_f16(image);
+            TensorRef::from_array_view(([1usize, 3, height, width], &image16[..]))
+                .map_err(error)?
+                .into_dyn()
+        } else {
+            TensorRef::from_array_view(([1usize, 3, height, width], image))
+                .map_err(error)?
+                .into_dyn()
+        };
         let expected = out.len();
         let got = self.model.run(
             onnx_web_engine::ort::inputs!["sample" => input],
-            |outputs| {
-                let (_, data) = outputs[0].try_extract_tensor::<f32>()?;
-                if data.len() == expected {
-                    out.copy_from_slice(data);
-                }
-                Ok(data.len())
-            },
+            |outputs| copy_into(&outputs[0], out),
         )?;
         if got != expected {
             return Err(model_error(

@@ -61,6 +61,11 @@ impl ModelCache {
         }
     }
 
+    /// The cached models, least recently used first (e.g. to read their time in ONNX Runtime).
+    pub fn models(&self) -> Vec<Arc<Model>> {
+        self.entries.lock().iter().map(|e| Arc::clone(&e.model)).collect()
+    }
+
     pub fn clear(&self) {
         self.entries.lock().clear();
     }

@@ -25,6 +25,9 @@ pub struct EngineOptions {
     pub library: Option<PathBuf>,
     /// Threads inside one operator; 0 lets ONNX Runtime choose (one per core).
     pub intra_threads: usize,
+    /// Threads running independent operators in parallel; 0 lets ONNX Runtime choose (sequential
+    /// execution). More than 1 turns on ONNX Runtime's parallel execution mode.
+    pub inter_threads: usize,
     /// Models kept loaded (sessions, one per file and platform).
     pub cache_limit: usize,
     /// Bytes of model files kept loaded; the least recently used go first. 0 = no budget.
@@ -43,6 +46,7 @@ impl Default for EngineOptions {
         Self {
             library: None,
             intra_threads: 0,
+            inter_threads: 0,
             cache_limit: 16,
             cache_bytes: 0,
             graph_optimization: GraphOptimization::All,
@@ -207,6 +211,16 @@ impl Engine {
             builder = builder
                 .with_intra_threads(self.options.intra_threads)
                 .map_err(|e| load_error(e.to_string()))?;
+        }
+        if self.options.inter_threads > 0 {
+            builder = builder
+                .with_inter_threads(self.options.inter_threads)
+                .map_err(|e| load_error(e.to_string()))?;
+            if self.options.inter_threads > 1 {
+                builder = builder
+                    .with_parallel_execution(true)
+                    .map_err(|e| load_error(e.to_string()))?;
+            }
         }
         let session = builder
             .commit_from_file(path)

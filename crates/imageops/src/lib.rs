@@ -8,6 +8,7 @@ mod color;
 mod convert;
 mod crop;
 mod decode;
+mod denoise;
 mod error;
 mod filters;
 mod mask;
@@ -26,6 +27,7 @@ pub use color::{parse_color, parse_rgb};
 pub use convert::{decoded_to_images, image_to_tensor, pixel_from_decoded};
 pub use crop::{fullres_inpaint_box, mask_bbox, CropBox};
 pub use decode::decode_image;
+pub use denoise::{denoise_local_std, fast_nl_means_colored};
 pub use error::ImageError;
 pub use filters::{canny, SourceFilter};
 pub use mask::{

@@ -4,6 +4,7 @@ pub mod blend;
 pub mod correction;
 pub mod denoise;
 pub mod error;
+pub mod filter_models;
 pub mod highres;
 pub mod image_util;
 pub mod inpaint;

@@ -7,7 +7,8 @@
 //! - `correction-last`: highres → upscale → correct
 //! - `correction-both`: correct → highres → upscale → correct
 //!
-//! Blend uses the same order without highres.
+//! Blend uses the same order without highres. Panorama txt2img denoises its result first
+//! (onnx-web's `blend-denoise` stage, fastNlMeans with strength 3).
 
 use image::{GrayImage, RgbImage};
 use onnx_web_diffusion::vae_encoder::VaeEncoder;
@@ -21,6 +22,9 @@ use crate::progress::Progress;
 use crate::sd::SdStage;
 use crate::tiling::Margins;
 use crate::Pipelines;
+
+/// The strength (`h` and `hColor`) of the fastNlMeans denoising after panorama txt2img.
+const PANORAMA_DENOISE: f32 = 3.0;
 
 /// Everything a job's stages need.
 pub struct JobContext<'a> {
@@ -191,10 +195,11 @@ impl<'a> JobContext<'a> {
     ) -> Result<Vec<RgbImage>> {
         let sd = self.load_sd(self.highres.enabled)?;
         let stage = self.stage(&sd);
+        let panorama = self.params.pipeline.starts_with("panorama");
         let plain = size.width <= self.tiles.unet_tile
             && size.height <= self.tiles.unet_tile
             && !self.tiles.tiled_vae
-            && !self.params.pipeline.starts_with("panorama");
+            && !panorama;
         let images = if plain {
             base(&sd.models)?
         } else {
@@ -202,7 +207,22 @@ impl<'a> JobContext<'a> {
         };
         images
             .into_iter()
-            .map(|image| self.post_process(Some(&stage), image))
+            .map(|image| {
+                // onnx-web's txt2img adds a `blend-denoise` stage (OpenCV fastNlMeans, strength
+                // 3) after panorama generation, before upscaling, correction and highres. It
+                // runs that stage in `unet_tile` tiles on larger images; the whole image is
+                // denoised at once here, which differs only within 13 px of its tile seams.
+                let image = if panorama {
+                    onnx_web_imageops::fast_nl_means_colored(
+                        &image,
+                        PANORAMA_DENOISE,
+                        PANORAMA_DENOISE,
+                    )
+                } else {
+                    image
+                };
+                self.post_process(Some(&stage), image)
+            })
             .collect()
     }
 

@@ -317,12 +317,11 @@ pub async fn img2img(
         _ => SOURCE_FILTERS[0],
     }
     .to_owned();
-    if let Some(model) = SourceFilter::from_name(&source_filter).and_then(SourceFilter::model) {
-        return Err(ApiError::field(
-            "sourceFilter",
-            format!("{source_filter:?} needs {model}, which this server does not have; available: canny, gaussian, noise, none"),
-        ));
-    }
+    let source_filter_model = match SourceFilter::from_name(&source_filter) {
+        Some(filter) => onnx_web_pipelines::source_filter::find_model(&catalog.root, filter)
+            .map_err(|message| ApiError::field("sourceFilter", message))?,
+        None => None,
+    };
     let stages = stage_options(&catalog, &base, &upscale, Some(&highres))?;
     let source = decode_blocking(uploads, |u| u.rgb("source").map(|s| s.expect("checked"))).await?;
     let size = Size {
@@ -355,6 +354,7 @@ pub async fn img2img(
                 stages: stages.clone(),
                 source: source.clone(),
                 source_filter: source_filter.clone(),
+                source_filter_model: source_filter_model.clone(),
                 strength: strength as f32,
                 loopback: base.loopback,
                 metadata,

@@ -76,9 +76,11 @@ pub struct Img2ImgJob {
     pub params: ImageParams,
     pub stages: StageOptions,
     pub source: SharedImage,
-    /// `none`, `gaussian`, `noise`, `canny`: applied first; unless `none`, the filtered source is
+    /// A source filter name (§3.3): applied first; unless `none`, the filtered source is
     /// also saved as the last output.
     pub source_filter: String,
+    /// The filter's ONNX model (`models/filter/...`), for the model-based filters.
+    pub source_filter_model: Option<std::path::PathBuf>,
     pub strength: f32,
     pub loopback: u32,
     pub metadata: OutputMetadata,
@@ -130,9 +132,35 @@ pub struct Job {
     pub spec: JobSpec,
 }
 
+/// The last part of a job, run off the worker thread (encoding and writing its files), so the
+/// worker can start the next job meanwhile. The job is reported `ready` only once it has run.
+pub type Deferred = Box<dyn FnOnce() -> anyhow::Result<()> + Send>;
+
+/// Queued deferred parts at most (each holds a job's images): a full queue makes the worker wait.
+const DEFERRED_QUEUE: usize = 2;
+
 /// Runs one job on a device; errors are logged by the queue and reported as `failed`.
 pub trait JobRunner: Send + Sync + 'static {
     fn run(&self, device: &str, job: &Job, progress: &Progress) -> anyhow::Result<()>;
+
+    /// Like [`JobRunner::run`], but may hand back the job's last part (writing its outputs) for
+    /// the queue's output thread. By default everything runs in `run`.
+    fn run_deferred(
+        &self,
+        device: &str,
+        job: &Job,
+        progress: &Progress,
+    ) -> anyhow::Result<Option<Deferred>> {
+        self.run(device, job, progress).map(|()| None)
+    }
+}
+
+/// A job whose deferred part waits for the output thread.
+struct DeferredJob {
+    key: String,
+    progress: Arc<Progress>,
+    cancelled: bool,
+    work: Deferred,
 }
 
 /// A job's state as `/api/ready` reports it.
@@ -197,18 +225,93 @@ impl JobQueue {
         &self.devices
     }
 
-    /// Starts one worker thread per device. Each runs until [`JobQueue::shutdown`].
+    /// Starts one worker thread per device, and one output thread that finishes the jobs'
+    /// deferred parts (see [`JobRunner::run_deferred`]). Each runs until [`JobQueue::shutdown`];
+    /// the output thread ends after the workers, once it has finished what they handed it.
     pub fn start_workers(self: &Arc<Self>, runner: Arc<dyn JobRunner>) -> Vec<JoinHandle<()>> {
-        (0..self.devices.len())
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<DeferredJob>(DEFERRED_QUEUE);
+        let mut threads: Vec<JoinHandle<()>> = (0..self.devices.len())
             .map(|device| {
                 let queue = Arc::clone(self);
                 let runner = Arc::clone(&runner);
+                let sender = sender.clone();
                 std::thread::Builder::new()
                     .name(format!("worker-{}", self.devices[device]))
-                    .spawn(move || queue.worker_loop(device, runner.as_ref()))
+                    .spawn(move || queue.worker_loop(device, runner.as_ref(), &sender))
                     .expect("spawning a worker thread")
             })
-            .collect()
+            .collect();
+        drop(sender);
+        let queue = Arc::clone(self);
+        threads.push(
+            std::thread::Builder::new()
+                .name("outputs".into())
+                .spawn(move || {
+                    for deferred in receiver {
+                        queue.finish_deferred(deferred);
+                    }
+                })
+                .expect("spawning the output thread"),
+        );
+        threads
+    }
+
+    fn finish_deferred(&self, deferred: DeferredJob) {
+        let DeferredJob {
+            key,
+            progress,
+            cancelled,
+            work,
+        } = deferred;
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
+        let failed = Self::failed(&key, cancelled, outcome);
+        self.finish(&key, &progress, cancelled, failed);
+    }
+
+    /// Logs a job's error or panic; true when it failed.
+    fn failed(
+        key: &str,
+        cancelled: bool,
+        outcome: std::thread::Result<anyhow::Result<()>>,
+    ) -> bool {
+        match outcome {
+            Ok(Ok(())) => false,
+            Ok(Err(error)) => {
+                if cancelled {
+                    tracing::info!(job = %key, "job cancelled");
+                } else {
+                    tracing::error!(job = %key, "job failed: {error:#}");
+                }
+                true
+            }
+            Err(panic) => {
+                let message = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("unknown panic");
+                tracing::error!(job = %key, "job panicked: {message}");
+                true
+            }
+        }
+    }
+
+    /// Moves a job from running to finished: `ready` from now on.
+    fn finish(&self, key: &str, progress: &Progress, cancelled: bool, failed: bool) {
+        let mut table = self.table.lock();
+        table.running.remove(key);
+        table.finished.insert(
+            key.to_owned(),
+            JobStatus {
+                cancelled,
+                failed,
+                pending: false,
+                progress: progress.steps(),
+                ready: true,
+            },
+        );
+        drop(table);
+        tracing::info!(job = %key, failed, cancelled, steps = progress.steps(), "job finished");
     }
 
     /// Stops the workers after their current job.
@@ -359,50 +462,45 @@ impl JobQueue {
         }
     }
 
-    fn worker_loop(&self, device: usize, runner: &dyn JobRunner) {
+    fn worker_loop(
+        &self,
+        device: usize,
+        runner: &dyn JobRunner,
+        deferred: &std::sync::mpsc::SyncSender<DeferredJob>,
+    ) {
         let name = &self.devices[device];
         while let Some((job, progress)) = self.next_job(device) {
             self.jobs_started[device].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::info!(job = %job.key, device = %name, "job started");
             // A panic in a pipeline fails that job only; the worker keeps serving.
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                runner.run(name, &job, &progress)
+                runner.run_deferred(name, &job, &progress)
             }));
             let cancelled = progress.is_cancelled();
-            let failed = match outcome {
-                Ok(Ok(())) => false,
-                Ok(Err(error)) => {
-                    if cancelled {
-                        tracing::info!(job = %job.key, "job cancelled");
-                    } else {
-                        tracing::error!(job = %job.key, "job failed: {error:#}");
+            let outcome = match outcome {
+                Ok(Ok(Some(work))) => {
+                    let job = DeferredJob {
+                        key: job.key.clone(),
+                        progress: Arc::clone(&progress),
+                        cancelled,
+                        work,
+                    };
+                    // Blocks while the output thread is DEFERRED_QUEUE jobs behind.
+                    match deferred.send(job) {
+                        Ok(()) => continue,
+                        // The output thread is gone (it panicked): finish here.
+                        Err(std::sync::mpsc::SendError(job)) => {
+                            self.finish_deferred(job);
+                            continue;
+                        }
                     }
-                    true
                 }
-                Err(panic) => {
-                    let message = panic
-                        .downcast_ref::<String>()
-                        .map(String::as_str)
-                        .or_else(|| panic.downcast_ref::<&str>().copied())
-                        .unwrap_or("unknown panic");
-                    tracing::error!(job = %job.key, "job panicked: {message}");
-                    true
-                }
+                Ok(Ok(None)) => Ok(Ok(())),
+                Ok(Err(error)) => Ok(Err(error)),
+                Err(panic) => Err(panic),
             };
-            let mut table = self.table.lock();
-            table.running.remove(&job.key);
-            table.finished.insert(
-                job.key.clone(),
-                JobStatus {
-                    cancelled,
-                    failed,
-                    pending: false,
-                    progress: progress.steps(),
-                    ready: true,
-                },
-            );
-            drop(table);
-            tracing::info!(job = %job.key, failed, cancelled, steps = progress.steps(), "job finished");
+            let failed = Self::failed(&job.key, cancelled, outcome);
+            self.finish(&job.key, &progress, cancelled, failed);
         }
     }
 }

@@ -38,6 +38,14 @@ struct EngineArgs {
     /// Threads per ONNX Runtime operator; 0 = one per core.
     #[arg(long, env = "ONNX_WEB_THREADS", default_value_t = 0, global = true)]
     threads: usize,
+    /// Threads running independent operators in parallel; 0 = sequential (ONNX Runtime's default).
+    #[arg(
+        long,
+        env = "ONNX_WEB_INTER_THREADS",
+        default_value_t = 0,
+        global = true
+    )]
+    inter_threads: usize,
     /// onnx-web's optimization flags, comma separated (onnx-graph-*, onnx-low-memory,
     /// onnx-deterministic-compute).
     #[arg(
@@ -65,6 +73,7 @@ impl EngineArgs {
         let mut options = EngineOptions {
             library: self.ort_lib.clone(),
             intra_threads: self.threads,
+            inter_threads: self.inter_threads,
             // Each diffusion model is several sessions (text encoder, UNet, VAE...).
             cache_limit: cache_models * 4,
             cache_bytes: self.cache_memory_mb * 1024 * 1024,

@@ -10,6 +10,7 @@ use onnx_web_imageops::RgbImage;
 
 use crate::jobs::OutputMetadata;
 
+#[derive(Clone)]
 pub struct OutputWriter {
     dir: PathBuf,
     server_version: String,

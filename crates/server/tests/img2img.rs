@@ -59,8 +59,14 @@ fn img2img_keeps_the_size_and_counts_the_strength_steps() {
 #[test]
 fn every_source_filter_runs_and_its_result_is_the_last_output() {
     let server = TestServer::start();
-    let source = png(&picture(64, 64));
-    for filter in ["canny", "gaussian", "noise"] {
+    let source = png(&picture(64, 48));
+    // The model-based ones run the tiny stand-ins in models/filter/ (resized to the model's
+    // input where it is fixed, and back to the source size).
+    let filters = [
+        "canny", "gaussian", "noise", "depth", "normal", "hed", "scribble", "segment", "mlsd",
+        "openpose", "face",
+    ];
+    for filter in filters {
         let job = submit(
             &server,
             &format!("/api/img2img?{BASE}&steps=2&sourceFilter={filter}"),
@@ -69,17 +75,61 @@ fn every_source_filter_runs_and_its_result_is_the_last_output() {
         let outputs = job["outputs"].as_array().unwrap();
         assert_eq!(outputs.len(), 2, "{filter}: batch + the filtered source");
         let (images, _) = result(&server, &job);
-        assert_eq!(images[0].dimensions(), (64, 64));
-        assert_eq!(images[1].dimensions(), (64, 64));
-        if filter == "canny" {
+        assert_eq!(images[0].dimensions(), (64, 48), "{filter}");
+        assert_eq!(images[1].dimensions(), (64, 48), "{filter}");
+        let filtered = &images[1];
+        let grey = filtered.pixels().all(|p| p[0] == p[1] && p[1] == p[2]);
+        let binary = filtered
+            .pixels()
+            .all(|p| p.0 == [0, 0, 0] || p.0 == [255, 255, 255]);
+        match filter {
+            "canny" | "scribble" | "mlsd" => assert!(binary, "{filter} is black and white"),
+            "depth" | "hed" => {
+                assert!(grey, "{filter} is grey");
+                assert!(
+                    filtered
+                        .pixels()
+                        .any(|p| p[0] != filtered.get_pixel(0, 0)[0]),
+                    "{filter} is not flat"
+                );
+            }
+            "normal" => assert!(
+                filtered.pixels().all(|p| p[2] >= 127),
+                "normals point to the viewer"
+            ),
+            "segment" => {
+                // ADE20k palette colours, several classes.
+                let colours: std::collections::HashSet<_> =
+                    filtered.pixels().map(|p| p.0).collect();
+                assert!(colours.len() > 1, "{filter}: {colours:?}");
+                assert!(!colours.contains(&[0, 0, 0]), "{filter}");
+            }
+            _ => {}
+        }
+        if filter == "mlsd" {
+            let white = filtered.pixels().filter(|p| p.0 == [255, 255, 255]).count();
             assert!(
-                images[1]
-                    .pixels()
-                    .all(|p| p.0 == [0, 0, 0] || p.0 == [255, 255, 255]),
-                "canny edges are black and white"
+                white > 0 && white < 64 * 48 / 2,
+                "{filter}: {white} line pixels"
             );
         }
+        if filter == "depth" {
+            // Normalized by the maximum, as transformers' depth-estimation pipeline.
+            assert!(filtered.pixels().any(|p| p[0] >= 250), "{filter}");
+        }
     }
+    // Faces under 64 pixels are dropped (laion_face): a larger source shows the tiny face mesh.
+    let job = submit(
+        &server,
+        &format!("/api/img2img?{BASE}&steps=1&sourceFilter=face"),
+        &[("source", png(&picture(160, 128)))],
+    );
+    let (images, _) = result(&server, &job);
+    assert_eq!(images[1].dimensions(), (160, 128));
+    assert!(
+        images[1].pixels().any(|p| p.0 == [10, 200, 10]),
+        "the face oval is drawn"
+    );
     // A missing filter is onnx-web's first, canny: two outputs.
     let job = submit(
         &server,
@@ -87,20 +137,41 @@ fn every_source_filter_runs_and_its_result_is_the_last_output() {
         &[("source", source.clone())],
     );
     assert_eq!(job["outputs"].as_array().unwrap().len(), 2);
-    // Filters that need models this server does not have are refused.
-    let (status, body) = post_files(
+}
+
+#[test]
+fn a_filter_without_its_model_is_refused() {
+    // The demo model, but no filter/ folder.
+    let models = tempfile::tempdir().unwrap();
+    let demo = common::models_dir().join("diffusion-tiny-demo");
+    std::os::unix::fs::symlink(&demo, models.path().join("diffusion-tiny-demo")).unwrap();
+    let server = TestServer::start_in(models.path(), &[], &[]);
+    let source = png(&picture(32, 32));
+    for (filter, file) in [
+        ("depth", "filter/depth.onnx"),
+        ("hed", "filter/hed.onnx"),
+        ("segment", "filter/segment.onnx"),
+        ("openpose", "filter/openpose.onnx"),
+        ("face", "filter/face.onnx"),
+        ("normal", "filter/dpt-hybrid-midas.onnx"),
+    ] {
+        let (status, body) = post_files(
+            &server,
+            &format!("/api/img2img?{BASE}&steps=1&sourceFilter={filter}"),
+            &[("source", source.clone())],
+        );
+        assert_eq!(status, 400, "{filter}: {body}");
+        let error = body["error"].as_str().unwrap();
+        assert!(error.starts_with("sourceFilter: "), "{body}");
+        assert!(error.contains(file), "{filter} names {file}: {body}");
+    }
+    // The model-free filters still run.
+    let job = submit(
         &server,
-        &format!("/api/img2img?{BASE}&steps=1&sourceFilter=depth"),
+        &format!("/api/img2img?{BASE}&steps=1&sourceFilter=gaussian"),
         &[("source", source)],
     );
-    assert_eq!(status, 400);
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap()
-            .starts_with("sourceFilter: "),
-        "{body}"
-    );
+    assert_eq!(job["outputs"].as_array().unwrap().len(), 2);
 }
 
 #[test]
