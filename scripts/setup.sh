@@ -177,7 +177,7 @@ fi
 # diffusion-tiny-fp16: diffusion-tiny-demo converted to float16 (tools/convert_fp16.py), for the fp16 code
 # path. Stamped with the converter and the generator version, so it is rebuilt only when either changes.
 fp16_dir="$models/diffusion-tiny-fp16"
-fp16_stamp="$(cat tools/convert_fp16.py "$models/.generator-version" 2>/dev/null | sha256sum | cut -d' ' -f1)"
+fp16_stamp="$({ cat tools/convert_fp16.py "$models/.generator-version" 2>/dev/null || true; } | sha256sum | cut -d' ' -f1)"
 if [[ "$(cat "$fp16_dir/.fp16-version" 2>/dev/null)" != "$fp16_stamp" ]]; then
   log "converting $models/diffusion-tiny-demo to float16"
   "$py" tools/convert_fp16.py "$models/diffusion-tiny-demo" "$fp16_dir" >/dev/null

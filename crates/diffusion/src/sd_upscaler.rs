@@ -136,9 +136,9 @@ impl UpscaleUnet {
             "class_labels" => labels_tensor,
         ];
         let expected = out.len();
-        let copied = self
-            .model
-            .run(inputs, |outputs| crate::float16::copy_into(&outputs[0], out))?;
+        let copied = self.model.run(inputs, |outputs| {
+            crate::float16::copy_into(&outputs[0], out)
+        })?;
         if copied != expected {
             return Err(model_error(
                 &self.model,

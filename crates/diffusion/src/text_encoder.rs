@@ -53,10 +53,7 @@ impl TextEncoder {
         let read = |outputs: &onnx_web_engine::ort::session::SessionOutputs<'_>| {
             let mut data = Vec::new();
             let dims = crate::float16::extend_from(&outputs[0], &mut data)?;
-            Ok((
-                dims.iter().map(|&d| d as usize).collect::<Vec<_>>(),
-                data,
-            ))
+            Ok((dims.iter().map(|&d| d as usize).collect::<Vec<_>>(), data))
         };
         let (dims, data) = if self.ids_are_int64 {
             let input = TensorRef::from_array_view((shape, ids))

@@ -63,7 +63,11 @@ impl ModelCache {
 
     /// The cached models, least recently used first (e.g. to read their time in ONNX Runtime).
     pub fn models(&self) -> Vec<Arc<Model>> {
-        self.entries.lock().iter().map(|e| Arc::clone(&e.model)).collect()
+        self.entries
+            .lock()
+            .iter()
+            .map(|e| Arc::clone(&e.model))
+            .collect()
     }
 
     pub fn clear(&self) {

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use onnx_web_imageops::{encode_png_with_text, GrayImage, Luma, MaskFilter, NoiseSource, Rgb, RgbImage};
+use onnx_web_imageops::{
+    encode_png_with_text, GrayImage, Luma, MaskFilter, NoiseSource, Rgb, RgbImage,
+};
 use onnx_web_pipelines::inpaint::InpaintOptions;
 use onnx_web_pipelines::txt2img::{self, RunStats};
 use onnx_web_pipelines::{
@@ -83,7 +85,11 @@ fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-pub fn run(config: &ServerConfig, pipelines: &Arc<Pipelines>, args: BenchArgs) -> anyhow::Result<()> {
+pub fn run(
+    config: &ServerConfig,
+    pipelines: &Arc<Pipelines>,
+    args: BenchArgs,
+) -> anyhow::Result<()> {
     let models = if args.models.is_empty() {
         diffusion_models(&config.models)
     } else {
@@ -174,8 +180,7 @@ pub fn run(config: &ServerConfig, pipelines: &Arc<Pipelines>, args: BenchArgs) -
             );
         }
     }
-    let pipelines_to_time: Vec<&String> =
-        args.pipelines.iter().filter(|p| *p != "none").collect();
+    let pipelines_to_time: Vec<&String> = args.pipelines.iter().filter(|p| *p != "none").collect();
     if !pipelines_to_time.is_empty() {
         pipeline_table(config, pipelines, &args, &models)?;
     }
@@ -260,12 +265,7 @@ fn find_upscaler(root: &Path) -> Option<(PathBuf, String, u32)> {
     Some((path, name, scale))
 }
 
-struct PipelineRow {
-    images: usize,
-    steps: u32,
-}
-
-#[allow(clippy::too_many_arguments)]
+/// Runs one pipeline request (and encodes its PNGs, timed into `png`); returns its UNet steps.
 fn run_pipeline(
     pipelines: &Pipelines,
     platform: &str,
@@ -274,7 +274,7 @@ fn run_pipeline(
     size: Size,
     upscaler: Option<&(PathBuf, String, u32)>,
     png: &mut Duration,
-) -> anyhow::Result<PipelineRow> {
+) -> anyhow::Result<u32> {
     let progress = Progress::new();
     let mut tiles = TileOptions::default();
     let mut upscale = UpscaleOptions::none();
@@ -342,10 +342,7 @@ fn run_pipeline(
         encode_png_with_text(image, &[("make", "onnx-web")])?;
     }
     *png += started.elapsed();
-    Ok(PipelineRow {
-        images: images.len(),
-        steps: progress.steps(),
-    })
+    Ok(progress.steps())
 }
 
 fn pipeline_table(
@@ -389,7 +386,7 @@ fn pipeline_table(
                 }
                 let params = ImageParams {
                     model_dir: dir.clone(),
-                    pipeline: if kind == "tiled" { "panorama" } else { "txt2img" }.into(),
+                    pipeline: "txt2img".into(),
                     scheduler: args.scheduler.clone(),
                     prompt: "a red cube on a wooden table".into(),
                     negative_prompt: None,
@@ -419,10 +416,9 @@ fn pipeline_table(
                 let mut png = Duration::ZERO;
                 let mut steps = 0u32;
                 let runs = args.runs.max(1);
-                let mut images = 0;
                 for _ in 0..runs {
                     let started = Instant::now();
-                    let row = run_pipeline(
+                    steps += run_pipeline(
                         pipelines,
                         &args.platform,
                         kind,
@@ -432,8 +428,6 @@ fn pipeline_table(
                         &mut png,
                     )?;
                     request += started.elapsed();
-                    steps += row.steps;
-                    images = row.images;
                 }
                 let (ort_after, unet_after) = runtime_times(pipelines);
                 let in_ort = ort_after.saturating_sub(ort_before);
@@ -462,7 +456,6 @@ fn pipeline_table(
                     rss,
                     peak
                 );
-                let _ = images;
             }
         }
     }
@@ -489,7 +482,10 @@ fn http(address: SocketAddr, method: &str, path: &str) -> anyhow::Result<(u16, S
         .nth(1)
         .and_then(|s| s.parse().ok())
         .ok_or_else(|| anyhow::anyhow!("no HTTP status in {text:.80}"))?;
-    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b).to_owned();
+    let body = text
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_owned();
     Ok((status, body))
 }
 
@@ -531,7 +527,10 @@ fn wait_ready(address: SocketAddr, key: &str, limit: Duration) -> anyhow::Result
             anyhow::ensure!(!failed, "job {key} failed");
             return Ok(());
         }
-        anyhow::ensure!(Instant::now() < deadline, "job {key} not ready after {limit:?}");
+        anyhow::ensure!(
+            Instant::now() < deadline,
+            "job {key} not ready after {limit:?}"
+        );
         std::thread::sleep(Duration::from_millis(2));
     }
 }
@@ -560,10 +559,8 @@ fn server_bench(
         let devices = pipelines.engine().platforms().to_vec();
         let queue = JobQueue::new(usable_devices(&devices, &config));
         let writer = OutputWriter::new(config.outputs.clone(), config.server_version.clone());
-        let workers = queue.start_workers(Arc::new(PipelineRunner::new(
-            Arc::clone(pipelines),
-            writer,
-        )));
+        let workers =
+            queue.start_workers(Arc::new(PipelineRunner::new(Arc::clone(pipelines), writer)));
         let state = Arc::new(AppState::new(config.clone(), devices, Arc::clone(&queue))?);
         let app = router(state);
         let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -583,7 +580,10 @@ fn server_bench(
         // Until the first HTTP answer (a bound socket accepts before the server reads).
         let deadline = Instant::now() + Duration::from_secs(10);
         while !matches!(http(address, "GET", "/api"), Ok((200, _))) {
-            anyhow::ensure!(Instant::now() < deadline, "the server did not answer in 10 s");
+            anyhow::ensure!(
+                Instant::now() < deadline,
+                "the server did not answer in 10 s"
+            );
             std::thread::sleep(Duration::from_millis(1));
         }
         let start_time = started.elapsed();
@@ -612,7 +612,10 @@ fn server_measurements(
     println!(
         "HTTP server (in-process, {address}, model {model}, jobs txt2img {size}x{size}, {steps} steps)"
     );
-    println!("  start until the first HTTP answer:   {:>10.1} ms", millis(start_time));
+    println!(
+        "  start until the first HTTP answer:   {:>10.1} ms",
+        millis(start_time)
+    );
 
     // A warm-up job loads the models.
     let key = submit_txt2img(address, model, size, steps, 1)?;
@@ -666,7 +669,10 @@ fn server_measurements(
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("client panicked"))))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("client panicked")))
+            })
             .collect()
     });
     let elapsed = started.elapsed();

@@ -678,6 +678,71 @@ mod tests {
         }
     }
 
+    /// Computes at once; the deferred part (writing outputs) waits for `write`.
+    struct DeferredRunner {
+        started: Mutex<Vec<String>>,
+        write: Arc<Mutex<mpsc::Receiver<Result<(), String>>>>,
+    }
+
+    impl JobRunner for DeferredRunner {
+        fn run(&self, _: &str, _: &Job, _: &Progress) -> anyhow::Result<()> {
+            unreachable!("the queue calls run_deferred")
+        }
+
+        fn run_deferred(
+            &self,
+            _: &str,
+            job: &Job,
+            progress: &Progress,
+        ) -> anyhow::Result<Option<Deferred>> {
+            progress.step_done().map_err(anyhow::Error::from)?;
+            self.started.lock().push(job.key.clone());
+            let write = Arc::clone(&self.write);
+            Ok(Some(Box::new(move || {
+                let outcome = write.lock().recv().unwrap_or(Ok(()));
+                outcome.map_err(|message| anyhow::anyhow!(message))
+            })))
+        }
+    }
+
+    #[test]
+    fn the_next_job_starts_while_outputs_are_written_and_ready_waits_for_them() {
+        let queue = JobQueue::new(vec!["cpu".into()]);
+        let (write, gate) = mpsc::channel();
+        let runner = Arc::new(DeferredRunner {
+            started: Mutex::new(Vec::new()),
+            write: Arc::new(Mutex::new(gate)),
+        });
+        let workers = queue.start_workers(runner.clone());
+        submit(&queue, "first", None);
+        submit(&queue, "second", None);
+        // The worker computes the second job while the first one's outputs are still written.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while runner.started.lock().len() < 2 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the second job never started"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        }
+        let first = queue.status("first").unwrap();
+        assert!(
+            !first.ready && !first.pending && first.progress == 1,
+            "{first:?}"
+        );
+        assert!(!queue.status("second").unwrap().ready);
+        write.send(Ok(())).unwrap();
+        let first = wait_until(&queue, "first", |s| s.ready);
+        assert!(!first.failed);
+        assert!(!queue.status("second").unwrap().ready);
+        write.send(Err("disk full".into())).unwrap();
+        assert!(wait_until(&queue, "second", |s| s.ready).failed);
+        queue.shutdown();
+        for worker in workers {
+            worker.join().unwrap();
+        }
+    }
+
     #[test]
     fn platforms_pick_their_device_and_others_go_to_the_least_busy() {
         let queue = JobQueue::new(vec!["cuda".into(), "cpu".into()]);

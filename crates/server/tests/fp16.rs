@@ -32,7 +32,9 @@ fn mean_abs_difference(a: &image::RgbImage, b: &image::RgbImage) -> f64 {
 #[test]
 fn fp16_model_makes_the_fp32_picture_within_rounding() {
     assert!(
-        models_dir().join("diffusion-tiny-fp16/unet/model.onnx").is_file(),
+        models_dir()
+            .join("diffusion-tiny-fp16/unet/model.onnx")
+            .is_file(),
         "diffusion-tiny-fp16 missing: run scripts/setup.sh"
     );
     let server = TestServer::start();
