@@ -6,7 +6,6 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use onnx_web_engine::ort::value::{TensorElementType, TensorRef};
 use onnx_web_engine::{Engine, Model};
 
 use crate::error::{model_error, DiffusionError, Result};
@@ -14,62 +13,32 @@ use crate::schedulers::SchedulerConfig;
 use crate::stable_diffusion::part_path;
 use crate::text_encoder::TextEncoder;
 use crate::tokenizer::ClipTokenizer;
+use crate::unet::Unet;
 use crate::vae::VaeDecoder;
 
 /// diffusers' `decode_latents` of the upscaler: `latents / 0.08333`.
 pub const UPSCALER_LATENT_SCALE: f32 = 0.08333;
 
 /// The upscaler's UNet: `sample` [b, 7, h, w], `timestep`, `encoder_hidden_states` and
-/// `class_labels` int64 [b] (the noise level).
+/// `class_labels` int64 [b] (the noise level); the SD UNet wrapper with one more input.
 pub struct UpscaleUnet {
-    model: Arc<Model>,
-    timestep_type: TensorElementType,
+    unet: Unet,
     in_channels: usize,
-    /// float16 `sample` and `encoder_hidden_states` (converted at the edge).
-    sample_f16: bool,
-    hidden_f16: bool,
 }
 
 impl UpscaleUnet {
     pub fn new(model: Arc<Model>) -> Result<Self> {
-        for name in [
-            "sample",
-            "timestep",
-            "encoder_hidden_states",
-            "class_labels",
-        ] {
-            if model.input(name).is_none() {
-                return Err(model_error(&model, format!("has no input named {name}")));
-            }
+        if model.input("class_labels").is_none() {
+            return Err(model_error(&model, "has no input named class_labels"));
         }
-        let timestep_type = match model.input("timestep").and_then(|i| i.element_type) {
-            Some(
-                t @ (TensorElementType::Float32
-                | TensorElementType::Float16
-                | TensorElementType::Int64),
-            ) => t,
-            other => {
-                return Err(model_error(
-                    &model,
-                    format!("timestep must be float32, float16 or int64, found {other:?}"),
-                ))
-            }
-        };
-        let is_f16 = |name: &str| {
-            model.input(name).and_then(|i| i.element_type) == Some(TensorElementType::Float16)
-        };
-        let (sample_f16, hidden_f16) = (is_f16("sample"), is_f16("encoder_hidden_states"));
         let in_channels = model
             .input("sample")
             .and_then(|i| i.shape.get(1).copied())
             .filter(|&c| c > 0)
             .unwrap_or(7) as usize;
         Ok(Self {
-            model,
-            timestep_type,
+            unet: Unet::new(model)?,
             in_channels,
-            sample_f16,
-            hidden_f16,
         })
     }
 
@@ -90,62 +59,15 @@ impl UpscaleUnet {
         noise_level: i64,
         out: &mut [f32],
     ) -> Result<()> {
-        let error = |e: onnx_web_engine::ort::Error| model_error(&self.model, e.to_string());
-        let (sample16, hidden16);
-        let sample_tensor = if self.sample_f16 {
-            sample16 = crate::float16::to_f16(sample);
-            TensorRef::from_array_view((sample_shape, &sample16[..]))
-                .map_err(error)?
-                .into_dyn()
-        } else {
-            TensorRef::from_array_view((sample_shape, sample))
-                .map_err(error)?
-                .into_dyn()
-        };
-        let hidden_tensor = if self.hidden_f16 {
-            hidden16 = crate::float16::to_f16(hidden);
-            TensorRef::from_array_view((hidden_shape, &hidden16[..]))
-                .map_err(error)?
-                .into_dyn()
-        } else {
-            TensorRef::from_array_view((hidden_shape, hidden))
-                .map_err(error)?
-                .into_dyn()
-        };
-        let labels = vec![noise_level; sample_shape[0]];
-        let labels_tensor =
-            TensorRef::from_array_view(([sample_shape[0]], &labels[..])).map_err(error)?;
-        let timestep_f32 = [timestep as f32];
-        let timestep_f16 = [half::f16::from_f64(timestep)];
-        let timestep_i64 = [timestep as i64];
-        let timestep_tensor = match self.timestep_type {
-            TensorElementType::Int64 => TensorRef::from_array_view(([1usize], &timestep_i64[..]))
-                .map_err(error)?
-                .into_dyn(),
-            TensorElementType::Float16 => TensorRef::from_array_view(([1usize], &timestep_f16[..]))
-                .map_err(error)?
-                .into_dyn(),
-            _ => TensorRef::from_array_view(([1usize], &timestep_f32[..]))
-                .map_err(error)?
-                .into_dyn(),
-        };
-        let inputs = onnx_web_engine::ort::inputs![
-            "sample" => sample_tensor,
-            "timestep" => timestep_tensor,
-            "encoder_hidden_states" => hidden_tensor,
-            "class_labels" => labels_tensor,
-        ];
-        let expected = out.len();
-        let copied = self.model.run(inputs, |outputs| {
-            crate::float16::copy_into(&outputs[0], out)
-        })?;
-        if copied != expected {
-            return Err(model_error(
-                &self.model,
-                format!("out_sample has {copied} values, expected {expected}"),
-            ));
-        }
-        Ok(())
+        self.unet.predict_with_class_labels(
+            sample,
+            sample_shape,
+            timestep,
+            hidden,
+            hidden_shape,
+            Some(noise_level),
+            out,
+        )
     }
 }
 

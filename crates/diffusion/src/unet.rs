@@ -63,9 +63,9 @@ impl Unet {
         &self.model
     }
 
-    /// Runs one prediction. `sample` is `[b, 4, h, w]`, `hidden` `[b, seq, dim]`; the result is
-    /// written into `out` (same length as `sample`). The inputs are passed to ONNX Runtime
-    /// without copying (float16 models: converted copies).
+    /// Runs one prediction. `sample` is `[b, c, h, w]`, `hidden` `[b, seq, dim]`; the result
+    /// (`[b, 4, h, w]`) is written into `out`. The inputs are passed to ONNX Runtime without
+    /// copying (float16 models: converted copies).
     pub fn predict(
         &self,
         sample: &[f32],
@@ -73,6 +73,30 @@ impl Unet {
         timestep: f64,
         hidden: &[f32],
         hidden_shape: [usize; 3],
+        out: &mut [f32],
+    ) -> Result<()> {
+        self.predict_with_class_labels(
+            sample,
+            sample_shape,
+            timestep,
+            hidden,
+            hidden_shape,
+            None,
+            out,
+        )
+    }
+
+    /// [`Unet::predict`] for UNets that also take `class_labels` int64 `[b]`, one value for
+    /// every batch item (the SD x4 upscaler's noise level).
+    #[allow(clippy::too_many_arguments)]
+    pub fn predict_with_class_labels(
+        &self,
+        sample: &[f32],
+        sample_shape: [usize; 4],
+        timestep: f64,
+        hidden: &[f32],
+        hidden_shape: [usize; 3],
+        class_label: Option<i64>,
         out: &mut [f32],
     ) -> Result<()> {
         let error = |e: onnx_web_engine::ort::Error| model_error(&self.model, e.to_string());
@@ -112,11 +136,17 @@ impl Unet {
                 .map_err(error)?
                 .into_dyn(),
         };
-        let inputs = onnx_web_engine::ort::inputs![
+        let mut inputs = onnx_web_engine::ort::inputs![
             "sample" => sample_tensor,
             "timestep" => timestep_tensor,
             "encoder_hidden_states" => hidden_tensor,
         ];
+        let labels = class_label.map(|label| vec![label; sample_shape[0]]);
+        if let Some(labels) = &labels {
+            let tensor =
+                TensorRef::from_array_view(([labels.len()], &labels[..])).map_err(error)?;
+            inputs.push(("class_labels".into(), tensor.into()));
+        }
         let expected = out.len();
         let copied = self
             .model

@@ -10,7 +10,7 @@ use onnx_web_diffusion::text_encoder::Embeddings;
 use onnx_web_diffusion::vae_encoder::VaeEncoder;
 use onnx_web_diffusion::StableDiffusion;
 
-use crate::denoise::{denoise, randn, step_noise, views_for, Guidance, UnetRef};
+use crate::denoise::{denoise, randn, step_noise, views_for, Guidance, UnetRef, View};
 use crate::error::{PipelineError, Result};
 use crate::image_util::{align_up, crop_top_left, pad_edge, UNET_ALIGN};
 use crate::options::TileOptions;
@@ -94,35 +94,14 @@ impl SdStage<'_> {
             latents_from_seed(u64::from(self.params.seed), batch, aw as usize, ah as usize);
         let sigma = schedulers[0].init_noise_sigma();
         latents.iter_mut().for_each(|x| *x *= sigma);
-        let mut step_noise = step_noise(self.params.seed);
-        let guidance = Guidance {
-            embeddings: &embeddings,
-            cfg: self.params.cfg,
-            enabled: self.guidance_enabled(),
-        };
-        denoise(
-            UnetRef::Sd(&self.models.unet),
-            guidance,
-            None,
-            None,
+        self.denoise_and_decode(
+            &embeddings,
             &views,
             &mut schedulers,
             &mut latents,
             shape,
-            &mut step_noise,
-            self.progress,
-        )?;
-        let images = vae_tiles::decode(
-            &self.models.vae_decoder,
-            &latents,
-            shape,
-            self.tiles,
-            self.progress,
-        )?;
-        Ok(images
-            .iter()
-            .map(|image| crop_top_left(image, size.width, size.height))
-            .collect())
+            (size.width, size.height),
+        )
     }
 
     /// img2img of one source image into `batch` images of the same size: the source is encoded,
@@ -152,9 +131,29 @@ impl SdStage<'_> {
         let repeated: Vec<f32> = original.iter().copied().cycle().take(len).collect();
         let mut latents = vec![0f32; len];
         schedulers[0].add_noise(&repeated, &noise, 0, &mut latents);
-        let mut step_noise = step_noise(self.params.seed);
+        self.denoise_and_decode(
+            &embeddings,
+            &views,
+            &mut schedulers,
+            &mut latents,
+            shape,
+            (width, height),
+        )
+    }
+
+    /// The common end of txt2img and img2img: the guided denoising loop over `views` from
+    /// prepared `latents`, the (tiled) VAE decode, and the crop back to the requested size.
+    fn denoise_and_decode(
+        &self,
+        embeddings: &Embeddings,
+        views: &[View],
+        schedulers: &mut [Box<dyn Scheduler>],
+        latents: &mut [f32],
+        shape: [usize; 4],
+        (width, height): (u32, u32),
+    ) -> Result<Vec<RgbImage>> {
         let guidance = Guidance {
-            embeddings: &embeddings,
+            embeddings,
             cfg: self.params.cfg,
             enabled: self.guidance_enabled(),
         };
@@ -163,16 +162,16 @@ impl SdStage<'_> {
             guidance,
             None,
             None,
-            &views,
-            &mut schedulers,
-            &mut latents,
+            views,
+            schedulers,
+            latents,
             shape,
-            &mut step_noise,
+            &mut step_noise(self.params.seed),
             self.progress,
         )?;
         let images = vae_tiles::decode(
             &self.models.vae_decoder,
-            &latents,
+            latents,
             shape,
             self.tiles,
             self.progress,
