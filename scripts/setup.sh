@@ -9,7 +9,7 @@
 #   ONNX_WEB_DEMO_MODELS  models folder to generate into (default: models/ at the repo root)
 #   SETUP_SKIP_BUILD=1    skip `cargo build --release --bin onnx-web`
 #
-# Everything it writes is git-ignored: .venv/, third_party/, models/, target/.
+# Everything it writes is git-ignored: .venv/, third_party/, models/, gui/bundle/, target/.
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -23,6 +23,8 @@ ORT_DIR=third_party/onnxruntime
 WHEEL_DIR=third_party/wheels
 VENV=.venv
 GENERATOR=tools/gen_tiny_models.py
+GUI_VERSION=0.12.0
+GUI_SHA256=350a2d7dfc63e9f8f2f7379ba53a037e76b33b7ec60a970290a5b52af1e52df3
 # Pinned generator dependencies (numpy 2.4.x needs python >= 3.11; 2.2.6 is the last release for 3.10).
 # The generated files are byte-identical with either numpy (default_rng's bit stream is stable).
 PY_REQUIREMENTS='numpy==2.4.6; python_version >= "3.11"
@@ -182,6 +184,35 @@ if [[ "$(cat "$fp16_dir/.fp16-version" 2>/dev/null)" != "$fp16_stamp" ]]; then
   log "converting $models/diffusion-tiny-demo to float16"
   "$py" tools/convert_fp16.py "$models/diffusion-tiny-demo" "$fp16_dir" >/dev/null
   printf '%s' "$fp16_stamp" >"$fp16_dir/.fp16-version"
+fi
+
+# --- e3. onnx-web's GUI bundle (npm @apextoaster/onnx-web, pinned + checksum) ---------------------------------
+# The published package carries the built GUI (out/bundle/main.js); gui/index.html (ours) loads it and
+# the server answers /config.json itself.
+gui_bundle=gui/bundle
+if [[ "$(cat "$gui_bundle/.version" 2>/dev/null)" != "$GUI_VERSION $GUI_SHA256" ]]; then
+  log "installing the onnx-web GUI bundle $GUI_VERSION from the npm registry"
+  gui_tmp=$(mktemp -d)
+  if command -v npm >/dev/null 2>&1; then
+    (cd "$gui_tmp" && npm pack --silent "@apextoaster/onnx-web@$GUI_VERSION" >/dev/null) ||
+      die "npm pack @apextoaster/onnx-web@$GUI_VERSION failed (is the npm registry reachable?)"
+  else
+    "$py" - "$gui_tmp/apextoaster-onnx-web-$GUI_VERSION.tgz" "$GUI_VERSION" <<'PY' ||
+import sys, urllib.request
+url = f"https://registry.npmjs.org/@apextoaster/onnx-web/-/onnx-web-{sys.argv[2]}.tgz"
+with urllib.request.urlopen(url, timeout=120) as r, open(sys.argv[1], "wb") as f:
+    f.write(r.read())
+PY
+      die "downloading @apextoaster/onnx-web $GUI_VERSION from registry.npmjs.org failed"
+  fi
+  gui_tgz="$gui_tmp/apextoaster-onnx-web-$GUI_VERSION.tgz"
+  sum=$(sha256sum "$gui_tgz" | cut -d' ' -f1)
+  [[ $sum == "$GUI_SHA256" ]] || die "@apextoaster/onnx-web $GUI_VERSION: sha256 $sum, expected $GUI_SHA256"
+  tar -xzf "$gui_tgz" -C "$gui_tmp" package/out/bundle/main.js package/out/bundle/main.js.map
+  rm -rf "$gui_bundle" && mkdir -p "$gui_bundle"
+  cp "$gui_tmp/package/out/bundle/main.js" "$gui_tmp/package/out/bundle/main.js.map" "$gui_bundle/"
+  printf '%s %s' "$GUI_VERSION" "$GUI_SHA256" >"$gui_bundle/.version"
+  rm -rf "$gui_tmp"
 fi
 
 # --- f. build ------------------------------------------------------------------------------------------------

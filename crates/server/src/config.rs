@@ -66,6 +66,11 @@ pub struct ServerConfig {
     #[arg(long, env = "ONNX_WEB_CORS_ORIGIN")]
     pub cors_origin: Option<String>,
 
+    /// API root the GUI's `config.json` names (e.g. `https://sd.example.net/`), for a GUI behind
+    /// a proxy; default: the scheme and host the browser used to reach this server.
+    #[arg(long, env = "ONNX_WEB_API_ROOT")]
+    pub api_root: Option<String>,
+
     /// Offer the pseudo platform `any` (onnx-web boolean: 1/t/true/y/yes).
     #[arg(long, env = "ONNX_WEB_ANY_PLATFORM", default_value = "true", value_parser = boolean_value, action = clap::ArgAction::Set)]
     pub any_platform: bool,
@@ -110,6 +115,7 @@ impl ServerConfig {
             bundle: PathBuf::from("gui"),
             params: PathBuf::from("."),
             cors_origin: None,
+            api_root: None,
             any_platform: true,
             block_platforms: None,
             default_platform: None,

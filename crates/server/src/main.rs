@@ -129,8 +129,12 @@ fn serve(config: ServerConfig, pipelines: Arc<Pipelines>) -> anyhow::Result<()> 
     // Blocked platforms get no worker; the served platform list leaves them out too.
     let queue = JobQueue::new(onnx_web_server::state::usable_devices(&devices, &config));
     let writer = OutputWriter::new(config.outputs.clone(), config.server_version.clone());
+    let engine = Arc::clone(pipelines.engine());
     let workers = queue.start_workers(Arc::new(PipelineRunner::new(pipelines, writer)));
-    let state = Arc::new(AppState::new(config.clone(), devices, Arc::clone(&queue))?);
+    let state = Arc::new(
+        AppState::new(config.clone(), devices, Arc::clone(&queue))?
+            .with_recycle_hook(Box::new(move || engine.clear_cache())),
+    );
     let app = onnx_web_server::routes::router(state);
 
     let runtime = tokio::runtime::Builder::new_multi_thread()

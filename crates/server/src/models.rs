@@ -446,6 +446,51 @@ fn read_extras_file(
     Ok(())
 }
 
+/// Checks an extras document before it replaces the extras file (`PUT /api/extras`): what the
+/// catalog reads must read, each model list must be a list of models (objects with a non-empty
+/// `name` and `source`, or legacy `[name, source, ...]` tuples). The error names the bad entry.
+pub fn validate_extras(data: &Value) -> Result<(), String> {
+    read_extras_file(data, &mut Extras::default(), &mut Map::new())?;
+    let top = data
+        .as_object()
+        .expect("read_extras_file checked the object");
+    for list in [
+        "diffusion",
+        "correction",
+        "upscaling",
+        "networks",
+        "sources",
+    ] {
+        let entries = match top.get(list) {
+            None => continue,
+            Some(Value::Array(entries)) => entries,
+            Some(_) => return Err(format!("{list} is not a list")),
+        };
+        for (index, entry) in entries.iter().enumerate() {
+            match entry {
+                Value::Object(model) => {
+                    for field in ["name", "source"] {
+                        match model.get(field) {
+                            Some(Value::String(text)) if !text.is_empty() => {}
+                            _ => {
+                                return Err(format!(
+                                    "{list}[{index}].{field} must be a non-empty string"
+                                ))
+                            }
+                        }
+                    }
+                    if model.get("label").is_some_and(|label| !label.is_string()) {
+                        return Err(format!("{list}[{index}].label must be a string"));
+                    }
+                }
+                Value::Array(tuple) if tuple.first().is_some_and(Value::is_string) => {}
+                _ => return Err(format!("{list}[{index}] is not a model object")),
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Reads the extras files (§4.3) for labels, tokens, hashes and strings.
 pub fn load_extras(files: &[PathBuf]) -> Extras {
     let mut extras = Extras::default();

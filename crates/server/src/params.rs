@@ -363,6 +363,27 @@ impl ParamsConfig {
         })
     }
 
+    /// Makes the served platform default one of `platforms` (the served list), when it is not:
+    /// onnx-web's own params.json says `amd`, and its GUI sends that default from tabs without a
+    /// platform menu (Blend), which this server would refuse as an unknown platform.
+    pub fn use_available_platform(&mut self, platforms: &[String]) {
+        let Some(first) = platforms.first() else {
+            return;
+        };
+        let current = self.default_str("platform").map(str::to_owned);
+        if current
+            .as_deref()
+            .is_some_and(|p| platforms.iter().any(|q| q == p))
+        {
+            return;
+        }
+        tracing::info!(
+            "default platform {:?} is not available here; serving {first:?} as the default",
+            current.unwrap_or_default()
+        );
+        override_platform(&mut self.served, Some(first));
+    }
+
     /// The body of `/api/settings/params`.
     pub fn served(&self) -> &Value {
         &self.served
@@ -942,6 +963,13 @@ pub(crate) mod tests {
             ParamsConfig::builtin(None).served()["platform"]["default"],
             json!("amd")
         );
+        // Served with a platform this machine has, so the GUI never sends one it lacks.
+        let mut params = ParamsConfig::builtin(None);
+        params.use_available_platform(&["any".into(), "cpu".into()]);
+        assert_eq!(params.served()["platform"]["default"], json!("any"));
+        let mut params = ParamsConfig::builtin(Some("cpu"));
+        params.use_available_platform(&["any".into(), "cpu".into()]);
+        assert_eq!(params.served()["platform"]["default"], json!("cpu"));
     }
 
     #[test]

@@ -14,7 +14,6 @@ use serde_json::{json, Value};
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
 use crate::error::ApiError;
-use crate::images_routes;
 use crate::jobs::JobStatus;
 use crate::models::{network_tokens, Catalog};
 use crate::naming::sanitize_name;
@@ -22,6 +21,7 @@ use crate::params::{BaseParams, Query, IMPLEMENTED_PIPELINES};
 use crate::responses::{empty_status, parameters_text, ready_json, status_json, ParametersText};
 use crate::state::AppState;
 use crate::static_files;
+use crate::{admin_routes, images_routes};
 
 /// Mask filters (§3.3), in onnx-web's order.
 pub const MASK_FILTERS: &[&str] = &["none", "gaussian-multiply", "gaussian-screen"];
@@ -110,13 +110,13 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/ready", get(ready))
         .route(
             "/api/extras",
-            get(|| async { ApiError::not_implemented("GET /api/extras") })
-                .put(|| async { ApiError::not_implemented("PUT /api/extras") }),
+            get(admin_routes::get_extras).put(admin_routes::put_extras),
         )
-        .route("/api/restart", not_implemented_post("/api/restart"))
+        .route("/api/restart", post(admin_routes::restart))
         .route("/api/status", get(worker_status));
     let app = api
         .route("/", get(static_files::index))
+        .route("/config.json", get(static_files::gui_config))
         .route("/output/{*path}", get(static_files::output_file))
         .route("/{*path}", get(static_files::bundle_file))
         .fallback(|| async { ApiError::not_found() })
@@ -189,7 +189,7 @@ async fn list_models(State(state): State<Arc<AppState>>) -> Json<Value> {
 }
 
 async fn list_params(State(state): State<Arc<AppState>>) -> Json<Value> {
-    Json(state.params.served().clone())
+    Json(state.served_params())
 }
 
 async fn list_pipelines() -> Json<Value> {
@@ -315,7 +315,7 @@ fn same_token(a: &str, b: &str) -> bool {
             == 0
 }
 
-fn check_admin(state: &AppState, raw: Option<&str>) -> Result<(), ApiError> {
+pub(crate) fn check_admin(state: &AppState, raw: Option<&str>) -> Result<(), ApiError> {
     let query = Query::parse(raw)?;
     match query.get("token") {
         Some(token) if same_token(token, &state.admin_token) => Ok(()),
@@ -545,7 +545,7 @@ mod tests {
         assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
         assert!(body["error"].as_str().unwrap().contains("not implemented"));
         let (status, _) = call_json(&f.state, "PUT", "/api/extras").await;
-        assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
         let (status, headers, _) = call(&f.state, "GET", "/api/txt2img").await;
         assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
         assert_eq!(headers[header::CONTENT_TYPE], "application/json");

@@ -16,6 +16,9 @@ use crate::jobs::JobQueue;
 use crate::models::Catalog;
 use crate::params::{available_schedulers, ParamsConfig, ParseContext, IMPLEMENTED_SCHEDULERS};
 
+/// What `POST /api/restart` runs to unload models.
+pub type RecycleHook = Box<dyn Fn() + Send + Sync>;
+
 /// A file's size, modification time and SHA-256.
 type CachedHash = (u64, Option<SystemTime>, String);
 
@@ -31,6 +34,8 @@ pub struct AppState {
     /// The admin token (configured, or random and logged at start-up).
     pub admin_token: String,
     catalog: RwLock<Arc<Catalog>>,
+    /// Unloads the workers' models, for `POST /api/restart` (set by the binary).
+    recycle_hook: Option<RecycleHook>,
     /// SHA-256 of network files, keyed by path and checked against size and mtime.
     file_hashes: Mutex<HashMap<PathBuf, CachedHash>>,
 }
@@ -82,10 +87,11 @@ impl AppState {
         devices: Vec<String>,
         queue: Arc<JobQueue>,
     ) -> anyhow::Result<Self> {
-        let params = ParamsConfig::load(&config.params, config.default_platform.as_deref())
+        let mut params = ParamsConfig::load(&config.params, config.default_platform.as_deref())
             .context("loading params.json")?;
         let catalog = Catalog::load(&config.models, &config.extra_model_files());
         let platforms = platform_list(&devices, config.any_platform, &config.blocked_platforms());
+        params.use_available_platform(&platforms);
         tracing::info!("available platforms: {}", platforms.join(", "));
         let admin_token = match &config.admin_token {
             Some(token) if !token.is_empty() => token.clone(),
@@ -102,9 +108,42 @@ impl AppState {
             queue,
             admin_token,
             catalog: RwLock::new(Arc::new(catalog)),
+            recycle_hook: None,
             file_hashes: Mutex::new(HashMap::new()),
             config,
         })
+    }
+
+    /// Sets what `recycle` runs (the binary unloads the engine's model cache).
+    pub fn with_recycle_hook(mut self, hook: RecycleHook) -> Self {
+        self.recycle_hook = Some(hook);
+        self
+    }
+
+    /// Unloads loaded models; jobs that hold a model keep it until they end.
+    pub fn recycle(&self) {
+        if let Some(hook) = &self.recycle_hook {
+            hook();
+        }
+    }
+
+    /// `/api/settings/params` (and the GUI's `config.json`): `params.json` with its `model`
+    /// default replaced by the model a request without `model` gets, when the file names one that
+    /// is not here (onnx-web's own file says `stable-diffusion-onnx-v1-5`, and its GUI sends that
+    /// default from tabs without a model menu, such as Blend).
+    pub fn served_params(&self) -> serde_json::Value {
+        let mut served = self.params.served().clone();
+        let catalog = self.catalog();
+        let names = catalog.diffusion_names();
+        let configured = self.params.default_str("model");
+        if !configured.is_some_and(|name| names.contains(&name)) {
+            if let (Some(first), Some(serde_json::Value::Object(entry))) =
+                (names.first(), served.get_mut("model"))
+            {
+                entry.insert("default".into(), serde_json::Value::from(*first));
+            }
+        }
+        served
     }
 
     /// The current model catalog.

@@ -168,6 +168,51 @@ pub async fn index(
     .await
 }
 
+/// True for a `Host` header value that is only a host name or address and a port.
+fn plain_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']' | '_'))
+}
+
+/// The API root for the GUI: `--api-root`, else the scheme and host this request came in by
+/// (`X-Forwarded-Proto: https` from a TLS proxy), else the listening address.
+pub fn api_root(state: &AppState, headers: &HeaderMap) -> String {
+    if let Some(root) = state.config.api_root.as_deref().filter(|r| !r.is_empty()) {
+        return root.to_owned();
+    }
+    let scheme = match headers
+        .get("x-forwarded-proto")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some("https") => "https",
+        _ => "http",
+    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .filter(|h| plain_host(h))
+        .map(str::to_owned)
+        .unwrap_or_else(|| state.config.bind_address());
+    format!("{scheme}://{host}/")
+}
+
+/// `GET /config.json`: what the GUI loads before anything else (`gui/src/config.ts`): the API
+/// root and the server's own params, so the GUI's defaults and limits are this server's.
+pub async fn gui_config(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let body = serde_json::json!({
+        "api": { "root": api_root(&state, &headers) },
+        "params": state.served_params(),
+    });
+    (
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        axum::Json(body),
+    )
+        .into_response()
+}
+
 /// `GET /{*path}`: a bundle file.
 pub async fn bundle_file(
     State(state): State<Arc<AppState>>,
