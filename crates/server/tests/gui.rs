@@ -81,7 +81,7 @@ fn onnx_web_gui_runs_every_tab_against_the_server() {
     assert_eq!(server.ready(cancelled)["cancelled"], true);
     assert!(!server.outputs.path().join(cancelled).exists());
     for step in [
-        "load", "txt2img", "img2img", "inpaint", "upscale", "blend", "cancel", "models",
+        "load", "txt2img", "img2img", "inpaint", "upscale", "blend", "cancel", "models", "restart",
     ] {
         let found = std::fs::read_dir(&artifacts).unwrap().flatten().any(|e| {
             e.file_name()

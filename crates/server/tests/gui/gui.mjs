@@ -247,5 +247,19 @@ await step('models', async () => {
   results.models = options;
 });
 
+await step('restart', async () => {
+  // The "Restart Workers" button of the model menus calls the admin route with the page's token.
+  await openTab('txt2img');
+  const responsePromise = page.waitForResponse((r) => r.url().includes('/api/restart') && r.request().method() === 'POST');
+  await page.getByRole('button', { name: 'Restart Workers', exact: true }).click();
+  const response = await responsePromise;
+  if (response.status() !== 200) fail(`restart: ${response.status()} ${await response.text()}`);
+  const status = await response.json();
+  if (!Array.isArray(status.total)) fail(`restart: not a status: ${JSON.stringify(status)}`);
+  // Models load again for the next job.
+  const job = await generateAndWait('txt2img');
+  results.afterRestart = job.outputs;
+});
+
 console.log(`gui results: ${JSON.stringify(results)}`);
 await browser.close();
