@@ -1,6 +1,7 @@
 //! The diffusion layer: tokenizer, text encoding, schedulers, noise and the model parts of a
 //! Stable Diffusion pipeline.
 
+pub mod controlnet;
 pub mod error;
 pub mod float16;
 pub mod image_model;
@@ -8,8 +9,10 @@ pub mod latents;
 pub mod noise;
 pub mod prompt;
 pub mod schedulers;
+pub mod sdxl;
 pub mod sd_upscaler;
 pub mod stable_diffusion;
+pub mod text_generation;
 pub mod text_encoder;
 pub mod tokenizer;
 pub mod unet;
