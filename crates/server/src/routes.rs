@@ -18,7 +18,7 @@ use crate::images_routes;
 use crate::jobs::JobStatus;
 use crate::models::{network_tokens, Catalog};
 use crate::naming::sanitize_name;
-use crate::params::{BaseParams, Query, IMPLEMENTED_PIPELINES};
+use crate::params::{BaseParams, Query};
 use crate::responses::{empty_status, parameters_text, ready_json, status_json, ParametersText};
 use crate::state::AppState;
 use crate::static_files;
@@ -82,7 +82,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/settings/models", get(list_models))
         .route("/api/settings/noises", get(list_noises))
         .route("/api/settings/params", get(list_params))
-        .route("/api/settings/pipelines", get(list_pipelines))
+        .route(
+            "/api/settings/pipelines",
+            get(crate::pipeline_routes::list_pipelines),
+        )
         .route("/api/settings/platforms", get(list_platforms))
         .route("/api/settings/schedulers", get(list_schedulers))
         .route("/api/settings/strings", get(list_strings))
@@ -92,7 +95,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/img2img",
             uploads_post(post(crate::images_routes::img2img)),
         )
-        .route("/api/txt2txt", not_implemented_post("/api/txt2txt"))
+        .route("/api/txt2txt", post(crate::pipeline_routes::txt2txt))
         .route(
             "/api/inpaint",
             uploads_post(post(crate::images_routes::inpaint)),
@@ -190,10 +193,6 @@ async fn list_models(State(state): State<Arc<AppState>>) -> Json<Value> {
 
 async fn list_params(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(state.params.served().clone())
-}
-
-async fn list_pipelines() -> Json<Value> {
-    Json(json!(IMPLEMENTED_PIPELINES))
 }
 
 async fn list_platforms(State(state): State<Arc<AppState>>) -> Json<Value> {
