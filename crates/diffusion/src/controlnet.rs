@@ -61,8 +61,9 @@ impl ControlNet {
     ) -> Result<Vec<ExtraInput>> {
         let model = &self.model;
         let error = |e: onnx_web_engine::ort::Error| model_error(model, e.to_string());
-        let is_f16 =
-            |name: &str| model.input(name).and_then(|i| i.element_type) == Some(TensorElementType::Float16);
+        let is_f16 = |name: &str| {
+            model.input(name).and_then(|i| i.element_type) == Some(TensorElementType::Float16)
+        };
         let tensor = |name: &str, data: &[f32], shape: Vec<usize>| -> Result<DynValue> {
             Ok(if is_f16(name) {
                 Tensor::from_array((shape, to_f16(data)))
@@ -75,9 +76,11 @@ impl ControlNet {
             })
         };
         let timestep_value = match model.input("timestep").and_then(|i| i.element_type) {
-            Some(TensorElementType::Int64) => Tensor::from_array((vec![1usize], vec![timestep as i64]))
-                .map_err(error)?
-                .into_dyn(),
+            Some(TensorElementType::Int64) => {
+                Tensor::from_array((vec![1usize], vec![timestep as i64]))
+                    .map_err(error)?
+                    .into_dyn()
+            }
             _ => tensor("timestep", &[timestep as f32], vec![1])?,
         };
         let mut inputs = onnx_web_engine::ort::inputs![

@@ -183,7 +183,10 @@ fn concat_tokens(first: &Embeddings, second: &Embeddings) -> Result<Embeddings> 
     if b1 != b2 || s1 != s2 {
         return Err(DiffusionError::Model {
             model: "text_encoder_2".into(),
-            message: format!("hidden states {:?} do not match {:?}", second.shape, first.shape),
+            message: format!(
+                "hidden states {:?} do not match {:?}",
+                second.shape, first.shape
+            ),
         });
     }
     let mut data = Vec::with_capacity(b1 * s1 * (d1 + d2));
@@ -263,7 +266,10 @@ mod tests {
 
     #[test]
     fn time_ids_are_height_first() {
-        assert_eq!(time_ids(1024, 768), [768.0, 1024.0, 0.0, 0.0, 768.0, 1024.0]);
+        assert_eq!(
+            time_ids(1024, 768),
+            [768.0, 1024.0, 0.0, 0.0, 768.0, 1024.0]
+        );
     }
 
     #[test]

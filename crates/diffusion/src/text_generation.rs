@@ -64,10 +64,11 @@ impl TextGenerator {
             return Err(missing(DECODER));
         }
         let tokenizer_path = dir.join("tokenizer.json");
-        let tokenizer = Tokenizer::from_file(&tokenizer_path).map_err(|e| DiffusionError::Model {
-            model: tokenizer_path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let tokenizer =
+            Tokenizer::from_file(&tokenizer_path).map_err(|e| DiffusionError::Model {
+                model: tokenizer_path.display().to_string(),
+                message: e.to_string(),
+            })?;
         let decoder = engine.load(&dir.join(DECODER), platform)?;
         let decoder_with_past = if dir.join(DECODER_WITH_PAST).is_file() {
             Some(engine.load(&dir.join(DECODER_WITH_PAST), platform)?)
@@ -149,7 +150,9 @@ impl TextGenerator {
         let mut new_tokens = 0;
         while new_tokens < options.max_tokens && tokens.len() < self.max_positions {
             let (logits, presents) = match (&self.decoder_with_past, &past) {
-                (Some(model), Some(past)) => self.run(model, &tokens[tokens.len() - 1..], tokens.len(), Some(past))?,
+                (Some(model), Some(past)) => {
+                    self.run(model, &tokens[tokens.len() - 1..], tokens.len(), Some(past))?
+                }
                 _ => self.run(&self.decoder, &tokens, tokens.len(), None)?,
             };
             if self.decoder_with_past.is_some() {
@@ -176,7 +179,13 @@ impl TextGenerator {
 
     /// One model call on `ids` (the whole sequence, or the last token with `past`); returns the
     /// last position's logits and the `present` keys and values.
-    fn run(&self, model: &Model, ids: &[u32], total: usize, past: Option<&Past>) -> Result<(Vec<f32>, Past)> {
+    fn run(
+        &self,
+        model: &Model,
+        ids: &[u32],
+        total: usize,
+        past: Option<&Past>,
+    ) -> Result<(Vec<f32>, Past)> {
         let error = |e: onnx_web_engine::ort::Error| model_error(model, e.to_string());
         let ids: Vec<i64> = ids.iter().map(|&i| i64::from(i)).collect();
         let seq = ids.len();
@@ -208,22 +217,26 @@ impl TextGenerator {
             }
         }
         let layers = self.layers;
-        model.run(inputs, |outputs| {
-            let mut logits = Vec::new();
-            let dims = extend_from(&outputs["logits"], &mut logits)?;
-            let vocab = *dims.last().unwrap_or(&0) as usize;
-            let last = logits.split_off(logits.len() - vocab);
-            let mut presents = Vec::with_capacity(2 * layers);
-            for layer in 0..layers {
-                for kind in ["key", "value"] {
-                    let mut data = Vec::new();
-                    let dims = extend_from(&outputs[format!("present.{layer}.{kind}").as_str()], &mut data)?;
-                    presents.push((data, dims.iter().map(|&d| d as usize).collect()));
+        model
+            .run(inputs, |outputs| {
+                let mut logits = Vec::new();
+                let dims = extend_from(&outputs["logits"], &mut logits)?;
+                let vocab = *dims.last().unwrap_or(&0) as usize;
+                let last = logits.split_off(logits.len() - vocab);
+                let mut presents = Vec::with_capacity(2 * layers);
+                for layer in 0..layers {
+                    for kind in ["key", "value"] {
+                        let mut data = Vec::new();
+                        let dims = extend_from(
+                            &outputs[format!("present.{layer}.{kind}").as_str()],
+                            &mut data,
+                        )?;
+                        presents.push((data, dims.iter().map(|&d| d as usize).collect()));
+                    }
                 }
-            }
-            Ok((last, presents))
-        })
-        .map_err(Into::into)
+                Ok((last, presents))
+            })
+            .map_err(Into::into)
     }
 }
 
@@ -233,7 +246,13 @@ fn pick(logits: &[f32], options: GenerateOptions, rng: &mut impl Rng) -> u32 {
         logits
             .iter()
             .enumerate()
-            .fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best })
+            .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+                if v > best.1 {
+                    (i, v)
+                } else {
+                    best
+                }
+            })
             .0 as u32
     };
     if options.temperature <= 0.0 {

@@ -137,7 +137,13 @@ pub fn controlnet(
         &mut step_noise(params.seed),
         ctx.progress,
     )?;
-    let images = vae_tiles::decode(&models.vae_decoder, &latents, shape, &ctx.tiles, ctx.progress)?;
+    let images = vae_tiles::decode(
+        &models.vae_decoder,
+        &latents,
+        shape,
+        &ctx.tiles,
+        ctx.progress,
+    )?;
     Ok(images
         .iter()
         .map(|image| crop_top_left(image, width, height))

@@ -257,7 +257,8 @@ pub fn denoise(
                     &mut prediction,
                 )?,
                 UnetRef::Extended(unet, extra) => {
-                    let inputs = extra.inputs(&model_input, unet_shape, timestep, embeddings, *view)?;
+                    let inputs =
+                        extra.inputs(&model_input, unet_shape, timestep, embeddings, *view)?;
                     unet.predict_with_inputs(
                         &model_input,
                         unet_shape,

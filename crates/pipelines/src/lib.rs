@@ -95,7 +95,11 @@ impl Pipelines {
     }
 
     /// The Stable Diffusion parts with the ControlNet UNet variant of `cnet/`.
-    pub fn stable_diffusion_cnet(&self, model_dir: &Path, platform: &str) -> Result<StableDiffusion> {
+    pub fn stable_diffusion_cnet(
+        &self,
+        model_dir: &Path,
+        platform: &str,
+    ) -> Result<StableDiffusion> {
         Ok(StableDiffusion::load_with_unet(
             &self.engine,
             model_dir,

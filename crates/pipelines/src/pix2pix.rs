@@ -17,9 +17,17 @@ use crate::vae_tiles;
 pub const PIX2PIX_CHANNELS: i64 = 8;
 
 /// `batch` edits of `source` following the prompt.
-pub fn pix2pix(stage: &SdStage<'_>, source: &RgbImage, image_guidance: f32, batch: usize) -> Result<Vec<RgbImage>> {
+pub fn pix2pix(
+    stage: &SdStage<'_>,
+    source: &RgbImage,
+    image_guidance: f32,
+    batch: usize,
+) -> Result<Vec<RgbImage>> {
     let unet = &stage.models.unet;
-    let channels = unet.model().input("sample").and_then(|i| i.shape.get(1).copied());
+    let channels = unet
+        .model()
+        .input("sample")
+        .and_then(|i| i.shape.get(1).copied());
     if channels != Some(PIX2PIX_CHANNELS) {
         return Err(PipelineError::Unsupported(format!(
             "pix2pix needs an instruct-pix2pix model (a UNet with {PIX2PIX_CHANNELS} input channels), this UNet has {channels:?}"
@@ -30,7 +38,8 @@ pub fn pix2pix(stage: &SdStage<'_>, source: &RgbImage, image_guidance: f32, batc
     let (w8, h8) = (align_up(width, UNET_ALIGN), align_up(height, UNET_ALIGN));
     let padded = pad_edge(source, w8, h8);
     // The image latents are the encoder's mode, unscaled.
-    let mut image_latents = vae_tiles::encode(stage.encoder()?, &padded, stage.tiles, stage.progress)?;
+    let mut image_latents =
+        vae_tiles::encode(stage.encoder()?, &padded, stage.tiles, stage.progress)?;
     image_latents.iter_mut().for_each(|x| *x /= LATENT_SCALE);
 
     let batch = batch.max(1);
@@ -49,7 +58,10 @@ pub fn pix2pix(stage: &SdStage<'_>, source: &RgbImage, image_guidance: f32, batc
         (data, [3 * batch, sequence, dim])
     } else {
         // Without guidance the prompt row alone (the last `batch` rows).
-        (encoded.data[(rows_total - batch) * sequence * dim..].to_vec(), [batch, sequence, dim])
+        (
+            encoded.data[(rows_total - batch) * sequence * dim..].to_vec(),
+            [batch, sequence, dim],
+        )
     };
     let rows = if guidance { 3 } else { 1 };
 

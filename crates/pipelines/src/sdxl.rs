@@ -5,7 +5,9 @@
 use image::RgbImage;
 use onnx_web_diffusion::latents::latents_from_seed;
 use onnx_web_diffusion::schedulers::{create_scheduler, Scheduler, SchedulerOptions};
-use onnx_web_diffusion::sdxl::{is_sdxl, latent_scale, StableDiffusionXl, XlEmbeddings, SDXL_NATIVE_SIZE};
+use onnx_web_diffusion::sdxl::{
+    is_sdxl, latent_scale, StableDiffusionXl, XlEmbeddings, SDXL_NATIVE_SIZE,
+};
 use onnx_web_diffusion::text_encoder::Embeddings;
 use onnx_web_diffusion::unet::ExtraInput;
 use onnx_web_diffusion::vae::LATENT_SCALE;
@@ -41,7 +43,14 @@ struct AddedConditions<'a> {
 }
 
 impl UnetInputs for AddedConditions<'_> {
-    fn inputs(&self, _: &[f32], _: [usize; 4], _: f64, _: &Embeddings, _: View) -> Result<Vec<ExtraInput>> {
+    fn inputs(
+        &self,
+        _: &[f32],
+        _: [usize; 4],
+        _: f64,
+        _: &Embeddings,
+        _: View,
+    ) -> Result<Vec<ExtraInput>> {
         Ok(self.embeddings.unet_inputs(self.width, self.height))
     }
 }
@@ -165,7 +174,8 @@ pub fn txt2img(ctx: &JobContext<'_>, size: Size) -> Result<Vec<RgbImage>> {
     let (h, w) = ((ah / 8) as usize, (aw / 8) as usize);
     let views = stage.views(h, w);
     let mut schedulers = stage.schedulers(views.len(), None)?;
-    let mut latents = latents_from_seed(u64::from(ctx.params.seed), batch, aw as usize, ah as usize);
+    let mut latents =
+        latents_from_seed(u64::from(ctx.params.seed), batch, aw as usize, ah as usize);
     let sigma = schedulers[0].init_noise_sigma();
     latents.iter_mut().for_each(|x| *x *= sigma);
     stage.denoise_and_decode(
@@ -181,12 +191,19 @@ pub fn txt2img(ctx: &JobContext<'_>, size: Size) -> Result<Vec<RgbImage>> {
 
 /// SDXL img2img: the source encoded at SDXL's latent scale, noised to the strength's first
 /// timestep, denoised.
-pub fn img2img(ctx: &JobContext<'_>, source: &RgbImage, strength: f32, batch: usize) -> Result<Vec<RgbImage>> {
+pub fn img2img(
+    ctx: &JobContext<'_>,
+    source: &RgbImage,
+    strength: f32,
+    batch: usize,
+) -> Result<Vec<RgbImage>> {
     let stage = XlStage::load(ctx)?;
     let (width, height) = source.dimensions();
     let (w8, h8) = (align_up(width, UNET_ALIGN), align_up(height, UNET_ALIGN));
     let padded = pad_edge(source, w8, h8);
-    let encoder = ctx.pipelines.vae_encoder(&ctx.params.model_dir, ctx.platform)?;
+    let encoder = ctx
+        .pipelines
+        .vae_encoder(&ctx.params.model_dir, ctx.platform)?;
     let mut original = vae_tiles::encode(&encoder, &padded, &ctx.tiles, ctx.progress)?;
     let rescale = latent_scale(&ctx.params.model_dir, "vae_encoder") / LATENT_SCALE;
     original.iter_mut().for_each(|x| *x *= rescale);

@@ -250,25 +250,39 @@ impl<'a> JobContext<'a> {
         let params = self.params;
         let batch = params.batch.max(1) as usize;
         if crate::sdxl::wants_sdxl(params)? {
-            return self.with_loopback(loopback, batch, |image, batch| {
-                crate::sdxl::img2img(self, image, strength, batch)
-            }, source, None);
+            return self.with_loopback(
+                loopback,
+                batch,
+                |image, batch| crate::sdxl::img2img(self, image, strength, batch),
+                source,
+                None,
+            );
         }
         match control {
             Some(control)
                 if params.pipeline == "controlnet"
                     && crate::controlnet::usable(&params.model_dir, Some(control)) =>
             {
-                self.with_loopback(loopback, batch, |image, batch| {
-                    crate::controlnet::controlnet(self, image, control, strength, batch)
-                }, source, None)
+                self.with_loopback(
+                    loopback,
+                    batch,
+                    |image, batch| {
+                        crate::controlnet::controlnet(self, image, control, strength, batch)
+                    },
+                    source,
+                    None,
+                )
             }
             _ if params.pipeline == "pix2pix" => {
                 let sd = self.load_sd(true)?;
                 let stage = self.stage(&sd);
-                self.with_loopback(loopback, batch, |image, batch| {
-                    crate::pix2pix::pix2pix(&stage, image, strength, batch)
-                }, source, Some(&stage))
+                self.with_loopback(
+                    loopback,
+                    batch,
+                    |image, batch| crate::pix2pix::pix2pix(&stage, image, strength, batch),
+                    source,
+                    Some(&stage),
+                )
             }
             _ => self.img2img(source, strength, loopback),
         }

@@ -20,7 +20,9 @@ use crate::jobs::{Deferred, Job, JobSpec};
 use crate::models::Catalog;
 use crate::naming::{output_hash, unix_time_now, HashParam, NameFields};
 use crate::outputs::OutputWriter;
-use crate::params::{get_and_clamp_float, get_and_clamp_int, pick_seed, Query, REFERENCE_PIPELINES};
+use crate::params::{
+    get_and_clamp_float, get_and_clamp_int, pick_seed, Query, REFERENCE_PIPELINES,
+};
 use crate::state::AppState;
 
 /// The ONNX file of a listed `control` network (`models/control/<name>.onnx`).
@@ -122,13 +124,19 @@ pub async fn txt2txt(
             .ok_or_else(|| {
                 ApiError::field(
                     "model",
-                    format!("unknown text model {name:?}, available: {}", names.join(", ")),
+                    format!(
+                        "unknown text model {name:?}, available: {}",
+                        names.join(", ")
+                    ),
                 )
             })?,
         None => models.first().cloned().ok_or_else(|| {
             ApiError::field(
                 "model",
-                format!("no text models (decoder_model.onnx + tokenizer.json) in {}", catalog.root.display()),
+                format!(
+                    "no text models (decoder_model.onnx + tokenizer.json) in {}",
+                    catalog.root.display()
+                ),
             )
         })?,
     };
@@ -220,7 +228,11 @@ pub fn run_job(
     sidecar["tokens"] = json!(output.new_tokens);
     Ok(Box::new(move || {
         write_atomic(&dir, &name, output.text.as_bytes())?;
-        write_atomic(&dir, &format!("{name}.json"), &serde_json::to_vec(&sidecar)?)
+        write_atomic(
+            &dir,
+            &format!("{name}.json"),
+            &serde_json::to_vec(&sidecar)?,
+        )
     }))
 }
 

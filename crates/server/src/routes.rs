@@ -419,10 +419,16 @@ mod tests {
             json!(onnx_web_diffusion::schedulers::SCHEDULER_NAMES),
             "every scheduler, in onnx-web's order"
         );
+        // Pipelines follow the models present: the fixture's folder has no UNet yet.
+        let (_, body) = call_json(&f.state, "GET", "/api/settings/pipelines").await;
+        assert_eq!(body, json!([]));
+        let unet = f.root.join("models/diffusion-tiny/unet");
+        std::fs::create_dir_all(&unet).unwrap();
+        std::fs::write(unet.join("model.onnx"), b"").unwrap();
         let (_, body) = call_json(&f.state, "GET", "/api/settings/pipelines").await;
         assert_eq!(
             body,
-            json!(["img2img", "inpaint", "panorama", "txt2img", "upscale"])
+            json!(["img2img", "inpaint", "lpw", "panorama", "txt2img"])
         );
         let (_, body) = call_json(&f.state, "GET", "/api/settings/models").await;
         assert_eq!(body["diffusion"], json!(["diffusion-tiny"]));
@@ -540,9 +546,13 @@ mod tests {
         let (status, body) = call_json(&f.state, "POST", "/api/img2img").await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(body, json!({"error": "source image is required"}));
+        // txt2txt is implemented; without a prompt it is a 400 naming the field.
         let (status, body) = call_json(&f.state, "POST", "/api/txt2txt").await;
-        assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
-        assert!(body["error"].as_str().unwrap().contains("not implemented"));
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            body["error"].as_str().unwrap().starts_with("model"),
+            "{body}"
+        );
         let (status, _) = call_json(&f.state, "PUT", "/api/extras").await;
         assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
         let (status, headers, _) = call(&f.state, "GET", "/api/txt2img").await;

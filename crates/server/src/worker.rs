@@ -122,9 +122,14 @@ impl JobRunner for PipelineRunner {
                 let image = ctx.upscale(&upscale.source.0)?;
                 self.save(job, vec![image], &upscale.metadata)
             }
-            JobSpec::Txt2Txt(txt2txt) => {
-                crate::pipeline_routes::run_job(&self.pipelines, &self.writer, device, job, txt2txt, progress)?
-            }
+            JobSpec::Txt2Txt(txt2txt) => crate::pipeline_routes::run_job(
+                &self.pipelines,
+                &self.writer,
+                device,
+                job,
+                txt2txt,
+                progress,
+            )?,
             JobSpec::Blend(blend) => {
                 let ctx = self.context(device, &blend.params, &blend.stages, progress);
                 let image = ctx.blend(&blend.sources[0].0, &blend.sources[1].0, &blend.mask.0)?;
