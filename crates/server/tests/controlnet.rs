@@ -56,7 +56,7 @@ fn controlnet_without_a_control_network_is_plain_img2img() {
         &format!("/api/img2img?{BASE}&pipeline=controlnet&sourceFilter=none&steps=8&strength=0.5"),
         &[("source", source.clone())],
     );
-    assert_eq!(job["params"]["control"], serde_json::Value::Null);
+    assert_eq!(job["params"]["control"], "");
     let (images, last) = result(&server, &job);
     // img2img: int(8 × 0.5) steps.
     assert_eq!(last["progress"], 4);

@@ -44,9 +44,9 @@ fn sdxl_txt2img_runs_both_encoders_and_the_added_conditions() {
 
     // Not a multiple of 64: generated larger and cropped.
     let odd = server.txt2img(&format!(
-        "{XL}&pipeline=txt2img-sdxl&steps=2&width=72&height=40"
+        "{XL}&pipeline=txt2img-sdxl&steps=2&width=72&height=80"
     ));
-    assert_eq!(server.images(&odd)[0].dimensions(), (72, 40));
+    assert_eq!(server.images(&odd)[0].dimensions(), (72, 80));
 }
 
 #[test]
