@@ -50,7 +50,7 @@ Default opset 17 with IR 8 (what torch.onnx writes; loads in onnxruntime 1.16 ..
 See /work/shared/notes/test-models.md (section 3) for the measured design.
 """
 # Bump whenever the generated output changes: scripts/setup.sh regenerates when DIR/.generator-version differs.
-GENERATOR_VERSION = "3"
+GENERATOR_VERSION = "4"
 
 import argparse
 import gzip
@@ -784,6 +784,7 @@ def main():
     os.makedirs(f"{out}/wildcard", exist_ok=True)
     with open(f"{out}/wildcard/colors.txt", "w", encoding="utf-8", newline="\n") as f:
         f.write("".join(c + "\n" for c in COLORS))
+    __import__("gen_issue9_models").write_issue9_models(out, bpe_text, a.opset, seed)  # SDXL, ControlNet, pix2pix, GPT-2
     write_json(f"{out}/extras.json", EXTRAS)
     with open(f"{out}/.generator-version", "w", encoding="utf-8", newline="\n") as f:
         f.write(GENERATOR_VERSION + "\n")

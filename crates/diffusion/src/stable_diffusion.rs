@@ -34,6 +34,18 @@ impl StableDiffusion {
         platform: &str,
         tokenizer: Arc<ClipTokenizer>,
     ) -> Result<Self> {
+        Self::load_with_unet(engine, dir, platform, tokenizer, "unet")
+    }
+
+    /// [`StableDiffusion::load`] with the UNet from another part folder (the ControlNet UNet
+    /// variant in `cnet/`).
+    pub fn load_with_unet(
+        engine: &Engine,
+        dir: &Path,
+        platform: &str,
+        tokenizer: Arc<ClipTokenizer>,
+        unet_part: &str,
+    ) -> Result<Self> {
         let load = |part: &str| {
             let path = part_path(dir, part);
             if !path.is_file() {
@@ -51,7 +63,7 @@ impl StableDiffusion {
         Ok(Self {
             tokenizer,
             text_encoder: TextEncoder::new(load("text_encoder")?)?,
-            unet: Unet::new(load("unet")?)?,
+            unet: Unet::new(load(unet_part)?)?,
             vae_decoder: VaeDecoder::new(load("vae_decoder")?)?,
             scheduler_config,
         })

@@ -8,6 +8,14 @@ use onnx_web_engine::Model;
 use crate::error::{model_error, Result};
 use crate::float16::{copy_into, float_type, to_f16};
 
+/// A named float input of a UNet beyond `sample`, `timestep` and `encoder_hidden_states`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExtraInput {
+    pub name: String,
+    pub data: Vec<f32>,
+    pub shape: Vec<usize>,
+}
+
 pub struct Unet {
     model: Arc<Model>,
     timestep_type: TensorElementType,
@@ -99,6 +107,55 @@ impl Unet {
         class_label: Option<i64>,
         out: &mut [f32],
     ) -> Result<()> {
+        self.predict_full(
+            sample,
+            sample_shape,
+            timestep,
+            hidden,
+            hidden_shape,
+            class_label,
+            &[],
+            out,
+        )
+    }
+
+    /// [`Unet::predict`] for UNets with more float inputs: SDXL's `text_embeds` and `time_ids`,
+    /// the ControlNet UNet's `down_block_N` and `mid_block_additional_residual`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn predict_with_inputs(
+        &self,
+        sample: &[f32],
+        sample_shape: [usize; 4],
+        timestep: f64,
+        hidden: &[f32],
+        hidden_shape: [usize; 3],
+        extra: &[ExtraInput],
+        out: &mut [f32],
+    ) -> Result<()> {
+        self.predict_full(
+            sample,
+            sample_shape,
+            timestep,
+            hidden,
+            hidden_shape,
+            None,
+            extra,
+            out,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn predict_full(
+        &self,
+        sample: &[f32],
+        sample_shape: [usize; 4],
+        timestep: f64,
+        hidden: &[f32],
+        hidden_shape: [usize; 3],
+        class_label: Option<i64>,
+        extra: &[ExtraInput],
+        out: &mut [f32],
+    ) -> Result<()> {
         let error = |e: onnx_web_engine::ort::Error| model_error(&self.model, e.to_string());
         let (sample16, hidden16);
         let sample_tensor = if self.sample_f16 {
@@ -146,6 +203,25 @@ impl Unet {
             let tensor =
                 TensorRef::from_array_view(([labels.len()], &labels[..])).map_err(error)?;
             inputs.push(("class_labels".into(), tensor.into()));
+        }
+        let extra_f16: Vec<Option<Vec<half::f16>>> = extra
+            .iter()
+            .map(|input| {
+                let element_type = self.model.input(&input.name).and_then(|i| i.element_type);
+                (element_type == Some(TensorElementType::Float16)).then(|| to_f16(&input.data))
+            })
+            .collect();
+        for (input, converted) in extra.iter().zip(&extra_f16) {
+            let shape = input.shape.clone();
+            let value = match converted {
+                Some(values) => TensorRef::from_array_view((shape, &values[..]))
+                    .map_err(error)?
+                    .into_dyn(),
+                None => TensorRef::from_array_view((shape, &input.data[..]))
+                    .map_err(error)?
+                    .into_dyn(),
+            };
+            inputs.push((input.name.clone().into(), value.into()));
         }
         let expected = out.len();
         let copied = self

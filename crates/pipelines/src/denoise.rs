@@ -9,7 +9,7 @@ use onnx_web_diffusion::noise::{NoiseSource, RandomState};
 use onnx_web_diffusion::schedulers::Scheduler;
 use onnx_web_diffusion::sd_upscaler::UpscaleUnet;
 use onnx_web_diffusion::text_encoder::Embeddings;
-use onnx_web_diffusion::unet::Unet;
+use onnx_web_diffusion::unet::{ExtraInput, Unet};
 
 use crate::error::Result;
 use crate::progress::Progress;
@@ -20,6 +20,21 @@ pub enum UnetRef<'a> {
     Sd(&'a Unet),
     /// The SD x4 upscaler's UNet with its noise level.
     Upscale(&'a UpscaleUnet, i64),
+    /// A UNet with more inputs, computed per call (SDXL, ControlNet).
+    Extended(&'a Unet, &'a dyn UnetInputs),
+}
+
+/// The extra named inputs of one UNet call on `sample` (already scaled, `[rows, c, h, w]` of
+/// the `view`) at `timestep`.
+pub trait UnetInputs {
+    fn inputs(
+        &self,
+        sample: &[f32],
+        sample_shape: [usize; 4],
+        timestep: f64,
+        embeddings: &Embeddings,
+        view: View,
+    ) -> Result<Vec<ExtraInput>>;
 }
 
 /// Prompt embeddings and guidance.
@@ -241,6 +256,19 @@ pub fn denoise(
                     embeddings.shape,
                     &mut prediction,
                 )?,
+                UnetRef::Extended(unet, extra) => {
+                    let inputs =
+                        extra.inputs(&model_input, unet_shape, timestep, embeddings, *view)?;
+                    unet.predict_with_inputs(
+                        &model_input,
+                        unet_shape,
+                        timestep,
+                        &embeddings.data,
+                        embeddings.shape,
+                        &inputs,
+                        &mut prediction,
+                    )?
+                }
                 UnetRef::Upscale(unet, noise_level) => unet.predict(
                     &model_input,
                     unet_shape,

@@ -1,6 +1,7 @@
 //! Image pipelines: txt2img today; img2img, inpaint, upscale and chains build on the same parts.
 
 pub mod blend;
+pub mod controlnet;
 pub mod correction;
 pub mod denoise;
 pub mod error;
@@ -10,12 +11,15 @@ pub mod image_util;
 pub mod inpaint;
 pub mod options;
 pub mod params;
+pub mod pix2pix;
 pub mod progress;
 pub mod sd;
+pub mod sdxl;
 pub mod source_filter;
 pub mod stages;
 pub mod tiling;
 pub mod txt2img;
+pub mod txt2txt;
 pub mod upscale;
 pub mod vae_tiles;
 
@@ -57,14 +61,52 @@ impl Pipelines {
     }
 
     fn tokenizer(&self, model_dir: &Path) -> Result<Arc<ClipTokenizer>> {
-        if let Some(tokenizer) = self.tokenizers.lock().get(model_dir) {
+        self.tokenizer_in(model_dir, "tokenizer")
+    }
+
+    /// The tokenizer in `model_dir/<part>`, parsed once.
+    fn tokenizer_in(&self, model_dir: &Path, part: &str) -> Result<Arc<ClipTokenizer>> {
+        let key = if part == "tokenizer" {
+            model_dir.to_path_buf()
+        } else {
+            model_dir.join(part)
+        };
+        if let Some(tokenizer) = self.tokenizers.lock().get(&key) {
             return Ok(Arc::clone(tokenizer));
         }
-        let tokenizer = Arc::new(ClipTokenizer::from_dir(&model_dir.join("tokenizer"))?);
-        self.tokenizers
-            .lock()
-            .insert(model_dir.to_path_buf(), Arc::clone(&tokenizer));
+        let tokenizer = Arc::new(ClipTokenizer::from_dir(&model_dir.join(part))?);
+        self.tokenizers.lock().insert(key, Arc::clone(&tokenizer));
         Ok(tokenizer)
+    }
+
+    /// The parts of an SDXL folder (optimum layout).
+    pub fn stable_diffusion_xl(
+        &self,
+        model_dir: &Path,
+        platform: &str,
+    ) -> Result<onnx_web_diffusion::sdxl::StableDiffusionXl> {
+        Ok(onnx_web_diffusion::sdxl::StableDiffusionXl::load(
+            &self.engine,
+            model_dir,
+            platform,
+            self.tokenizer(model_dir)?,
+            self.tokenizer_in(model_dir, "tokenizer_2")?,
+        )?)
+    }
+
+    /// The Stable Diffusion parts with the ControlNet UNet variant of `cnet/`.
+    pub fn stable_diffusion_cnet(
+        &self,
+        model_dir: &Path,
+        platform: &str,
+    ) -> Result<StableDiffusion> {
+        Ok(StableDiffusion::load_with_unet(
+            &self.engine,
+            model_dir,
+            platform,
+            self.tokenizer(model_dir)?,
+            "cnet",
+        )?)
     }
 
     /// The Stable Diffusion parts of `model_dir` on `platform`.

@@ -193,6 +193,13 @@ impl<'a> JobContext<'a> {
         size: Size,
         base: impl FnOnce(&StableDiffusion) -> Result<Vec<RgbImage>>,
     ) -> Result<Vec<RgbImage>> {
+        if crate::sdxl::wants_sdxl(self.params)? {
+            let panorama = self.params.pipeline.starts_with("panorama");
+            return crate::sdxl::txt2img(self, size)?
+                .into_iter()
+                .map(|image| self.finish_txt2img(None, image, panorama))
+                .collect();
+        }
         let sd = self.load_sd(self.highres.enabled)?;
         let stage = self.stage(&sd);
         let panorama = self.params.pipeline.starts_with("panorama");
@@ -207,21 +214,95 @@ impl<'a> JobContext<'a> {
         };
         images
             .into_iter()
-            .map(|image| {
-                // onnx-web's txt2img adds a `blend-denoise` stage (OpenCV fastNlMeans, strength
-                // 3) after panorama generation, before upscaling, correction and highres. It
-                // runs that stage in `unet_tile` tiles on larger images; the whole image is
-                // denoised at once here, which differs only within 13 px of its tile seams.
-                let image = if panorama {
-                    onnx_web_imageops::fast_nl_means_colored(
-                        &image,
-                        PANORAMA_DENOISE,
-                        PANORAMA_DENOISE,
-                    )
-                } else {
-                    image
-                };
-                self.post_process(Some(&stage), image)
+            .map(|image| self.finish_txt2img(Some(&stage), image, panorama))
+            .collect()
+    }
+
+    fn finish_txt2img(
+        &self,
+        stage: Option<&SdStage<'_>>,
+        image: RgbImage,
+        panorama: bool,
+    ) -> Result<RgbImage> {
+        // onnx-web's txt2img adds a `blend-denoise` stage (OpenCV fastNlMeans, strength 3)
+        // after panorama generation, before upscaling, correction and highres. It runs that
+        // stage in `unet_tile` tiles on larger images; the whole image is denoised at once
+        // here, which differs only within 13 px of its tile seams.
+        let image = if panorama {
+            onnx_web_imageops::fast_nl_means_colored(&image, PANORAMA_DENOISE, PANORAMA_DENOISE)
+        } else {
+            image
+        };
+        self.post_process(stage, image)
+    }
+
+    /// img2img as the request's pipeline asks (§3.5): `pix2pix` (strength = image guidance),
+    /// `controlnet` with a usable `control` network (strength = conditioning scale; else the
+    /// plain pipeline), SDXL for SDXL models, else plain img2img. `loopback` repeats the
+    /// pipeline on each result.
+    pub fn img2img_pipeline(
+        &self,
+        source: &RgbImage,
+        strength: f32,
+        loopback: u32,
+        control: Option<&std::path::Path>,
+    ) -> Result<Vec<RgbImage>> {
+        let params = self.params;
+        let batch = params.batch.max(1) as usize;
+        if crate::sdxl::wants_sdxl(params)? {
+            return self.with_loopback(
+                loopback,
+                batch,
+                |image, batch| crate::sdxl::img2img(self, image, strength, batch),
+                source,
+                None,
+            );
+        }
+        match control {
+            Some(control)
+                if params.pipeline == "controlnet"
+                    && crate::controlnet::usable(&params.model_dir, Some(control)) =>
+            {
+                self.with_loopback(
+                    loopback,
+                    batch,
+                    |image, batch| {
+                        crate::controlnet::controlnet(self, image, control, strength, batch)
+                    },
+                    source,
+                    None,
+                )
+            }
+            _ if params.pipeline == "pix2pix" => {
+                let sd = self.load_sd(true)?;
+                let stage = self.stage(&sd);
+                self.with_loopback(
+                    loopback,
+                    batch,
+                    |image, batch| crate::pix2pix::pix2pix(&stage, image, strength, batch),
+                    source,
+                    Some(&stage),
+                )
+            }
+            _ => self.img2img(source, strength, loopback),
+        }
+    }
+
+    fn with_loopback(
+        &self,
+        loopback: u32,
+        batch: usize,
+        run: impl Fn(&RgbImage, usize) -> Result<Vec<RgbImage>>,
+        source: &RgbImage,
+        stage: Option<&SdStage<'_>>,
+    ) -> Result<Vec<RgbImage>> {
+        run(source, batch)?
+            .into_iter()
+            .map(|mut image| {
+                for _ in 0..loopback {
+                    image = run(&image, 1)?.pop().expect("one image");
+                }
+                self.post_process(stage, image)
             })
             .collect()
     }

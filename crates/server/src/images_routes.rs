@@ -323,6 +323,7 @@ pub async fn img2img(
         None => None,
     };
     let stages = stage_options(&catalog, &base, &upscale, Some(&highres))?;
+    let control_model = crate::pipeline_routes::control_model(&catalog, base.control.as_deref());
     let source = decode_blocking(uploads, |u| u.rgb("source").map(|s| s.expect("checked"))).await?;
     let size = Size {
         width: source.width(),
@@ -355,6 +356,7 @@ pub async fn img2img(
                 source: source.clone(),
                 source_filter: source_filter.clone(),
                 source_filter_model: source_filter_model.clone(),
+                control_model: control_model.clone(),
                 strength: strength as f32,
                 loopback: base.loopback,
                 metadata,

@@ -23,6 +23,7 @@ pub enum JobSpec {
     Inpaint(InpaintJob),
     Upscale(UpscaleJob),
     Blend(BlendJob),
+    Txt2Txt(crate::pipeline_routes::Txt2TxtJob),
 }
 
 /// Tiling, upscaling/correction and highres options of a job.
@@ -81,6 +82,8 @@ pub struct Img2ImgJob {
     pub source_filter: String,
     /// The filter's ONNX model (`models/filter/...`), for the model-based filters.
     pub source_filter_model: Option<std::path::PathBuf>,
+    /// The `control` network's ONNX file (`models/control/<name>.onnx`), for `controlnet`.
+    pub control_model: Option<std::path::PathBuf>,
     pub strength: f32,
     pub loopback: u32,
     pub metadata: OutputMetadata,

@@ -10,6 +10,7 @@ pub mod models;
 pub mod naming;
 pub mod outputs;
 pub mod params;
+pub mod pipeline_routes;
 pub mod responses;
 pub mod routes;
 pub mod state;

@@ -88,10 +88,6 @@ pub const REFERENCE_PIPELINES: &[&str] = &[
     "upscale",
 ];
 
-/// The pipelines this server runs, for `/api/settings/pipelines`.
-pub const IMPLEMENTED_PIPELINES: &[&str] =
-    &["img2img", "inpaint", "panorama", "txt2img", "upscale"];
-
 /// Resamplers usable as `upscaling` models (onnx-web's `upscale-simple` methods).
 pub const SIMPLE_UPSCALERS: &[&str] = &["bilinear", "bicubic", "lanczos", "nearest"];
 
@@ -646,7 +642,7 @@ pub fn pick_platform(query: &Query, ctx: &ParseContext<'_>) -> Result<Option<Str
     }
 }
 
-fn pick_seed(query: &Query) -> Result<u32, ApiError> {
+pub fn pick_seed(query: &Query) -> Result<u32, ApiError> {
     let seed = match query.get("seed") {
         None => -1,
         Some(text) => parse_python_int(text).ok_or_else(|| {

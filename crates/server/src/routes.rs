@@ -17,7 +17,7 @@ use crate::error::ApiError;
 use crate::jobs::JobStatus;
 use crate::models::{network_tokens, Catalog};
 use crate::naming::sanitize_name;
-use crate::params::{BaseParams, Query, IMPLEMENTED_PIPELINES};
+use crate::params::{BaseParams, Query};
 use crate::responses::{empty_status, parameters_text, ready_json, status_json, ParametersText};
 use crate::state::AppState;
 use crate::static_files;
@@ -82,7 +82,10 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/settings/models", get(list_models))
         .route("/api/settings/noises", get(list_noises))
         .route("/api/settings/params", get(list_params))
-        .route("/api/settings/pipelines", get(list_pipelines))
+        .route(
+            "/api/settings/pipelines",
+            get(crate::pipeline_routes::list_pipelines),
+        )
         .route("/api/settings/platforms", get(list_platforms))
         .route("/api/settings/schedulers", get(list_schedulers))
         .route("/api/settings/strings", get(list_strings))
@@ -92,7 +95,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/img2img",
             uploads_post(post(crate::images_routes::img2img)),
         )
-        .route("/api/txt2txt", not_implemented_post("/api/txt2txt"))
+        .route("/api/txt2txt", post(crate::pipeline_routes::txt2txt))
         .route(
             "/api/inpaint",
             uploads_post(post(crate::images_routes::inpaint)),
@@ -190,10 +193,6 @@ async fn list_models(State(state): State<Arc<AppState>>) -> Json<Value> {
 
 async fn list_params(State(state): State<Arc<AppState>>) -> Json<Value> {
     Json(state.served_params())
-}
-
-async fn list_pipelines() -> Json<Value> {
-    Json(json!(IMPLEMENTED_PIPELINES))
 }
 
 async fn list_platforms(State(state): State<Arc<AppState>>) -> Json<Value> {
@@ -420,10 +419,16 @@ mod tests {
             json!(onnx_web_diffusion::schedulers::SCHEDULER_NAMES),
             "every scheduler, in onnx-web's order"
         );
+        // Pipelines follow the models present: the fixture's folder has no UNet yet.
+        let (_, body) = call_json(&f.state, "GET", "/api/settings/pipelines").await;
+        assert_eq!(body, json!([]));
+        let unet = f.root.join("models/diffusion-tiny/unet");
+        std::fs::create_dir_all(&unet).unwrap();
+        std::fs::write(unet.join("model.onnx"), b"").unwrap();
         let (_, body) = call_json(&f.state, "GET", "/api/settings/pipelines").await;
         assert_eq!(
             body,
-            json!(["img2img", "inpaint", "panorama", "txt2img", "upscale"])
+            json!(["img2img", "inpaint", "lpw", "panorama", "txt2img"])
         );
         let (_, body) = call_json(&f.state, "GET", "/api/settings/models").await;
         assert_eq!(body["diffusion"], json!(["diffusion-tiny"]));
@@ -541,9 +546,13 @@ mod tests {
         let (status, body) = call_json(&f.state, "POST", "/api/img2img").await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
         assert_eq!(body, json!({"error": "source image is required"}));
+        // txt2txt is implemented; without a prompt it is a 400 naming the field.
         let (status, body) = call_json(&f.state, "POST", "/api/txt2txt").await;
-        assert_eq!(status, StatusCode::NOT_IMPLEMENTED);
-        assert!(body["error"].as_str().unwrap().contains("not implemented"));
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert!(
+            body["error"].as_str().unwrap().starts_with("model"),
+            "{body}"
+        );
         let (status, _) = call_json(&f.state, "PUT", "/api/extras").await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         let (status, headers, _) = call(&f.state, "GET", "/api/txt2img").await;

@@ -98,7 +98,12 @@ impl JobRunner for PipelineRunner {
                     &img2img.source.0,
                     u64::from(img2img.params.seed),
                 )?;
-                let mut images = ctx.img2img(&filtered, img2img.strength, img2img.loopback)?;
+                let mut images = ctx.img2img_pipeline(
+                    &filtered,
+                    img2img.strength,
+                    img2img.loopback,
+                    img2img.control_model.as_deref(),
+                )?;
                 // The filtered source is the last output (one name was reserved for it).
                 let batch = img2img.params.batch.max(1) as usize;
                 images.truncate(batch);
@@ -117,6 +122,14 @@ impl JobRunner for PipelineRunner {
                 let image = ctx.upscale(&upscale.source.0)?;
                 self.save(job, vec![image], &upscale.metadata)
             }
+            JobSpec::Txt2Txt(txt2txt) => crate::pipeline_routes::run_job(
+                &self.pipelines,
+                &self.writer,
+                device,
+                job,
+                txt2txt,
+                progress,
+            )?,
             JobSpec::Blend(blend) => {
                 let ctx = self.context(device, &blend.params, &blend.stages, progress);
                 let image = ctx.blend(&blend.sources[0].0, &blend.sources[1].0, &blend.mask.0)?;
