@@ -5,6 +5,7 @@
 use image::RgbImage;
 use onnx_web_diffusion::latents::latents_from_seed;
 use onnx_web_diffusion::prompt::encode_prompt;
+use onnx_web_diffusion::prompt_parser::slice_prompt;
 use onnx_web_diffusion::schedulers::{create_scheduler, Scheduler, SchedulerOptions};
 use onnx_web_diffusion::text_encoder::Embeddings;
 use onnx_web_diffusion::vae_encoder::VaeEncoder;
@@ -23,6 +24,9 @@ pub struct SdStage<'a> {
     /// Needed for img2img and inpainting.
     pub vae_encoder: Option<&'a VaeEncoder>,
     pub params: &'a ImageParams,
+    /// Which `||` prompt stage this stage encodes (§5.5): 0 for the base image, 1+i for
+    /// highres iteration i.
+    pub prompt_stage: usize,
     pub tiles: &'a TileOptions,
     pub progress: &'a Progress,
 }
@@ -37,7 +41,7 @@ impl SdStage<'_> {
         let embeddings = encode_prompt(
             &self.models.tokenizer,
             &self.models.text_encoder,
-            &self.params.prompt,
+            slice_prompt(&self.params.prompt, self.prompt_stage),
             self.params.negative_prompt.as_deref(),
             batch,
             self.guidance_enabled(),
