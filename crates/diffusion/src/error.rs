@@ -10,6 +10,8 @@ pub enum DiffusionError {
     MissingPart { path: PathBuf, part: String },
     #[error(transparent)]
     Tokenizer(#[from] crate::tokenizer::TokenizerError),
+    #[error("network {path}: {message}")]
+    Network { path: PathBuf, message: String },
     #[error(transparent)]
     Scheduler(#[from] crate::schedulers::SchedulerError),
 }

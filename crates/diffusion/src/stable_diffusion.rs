@@ -3,9 +3,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use std::collections::BTreeMap;
+
+use onnx_web_engine::onnx_weights::OnnxWeights;
 use onnx_web_engine::Engine;
 
 use crate::error::{DiffusionError, Result};
+use crate::networks::{self, variant_key, NetworkFile, Tensor};
+use crate::prompt_parser::NetworkKind;
 use crate::schedulers::SchedulerConfig;
 use crate::text_encoder::TextEncoder;
 use crate::tokenizer::ClipTokenizer;
@@ -67,5 +72,85 @@ impl StableDiffusion {
             vae_decoder: VaeDecoder::new(load("vae_decoder")?)?,
             scheduler_config,
         })
+    }
+
+    /// [`Self::load`] with LoRA and Textual Inversion networks blended into the UNet and text
+    /// encoder (sessions cached per network combination).
+    pub fn load_with_networks(
+        engine: &Engine,
+        dir: &Path,
+        platform: &str,
+        tokenizer: Arc<ClipTokenizer>,
+        networks: &[NetworkFile],
+    ) -> Result<Self> {
+        let mut models = Self::load(engine, dir, platform, Arc::clone(&tokenizer))?;
+        if networks.is_empty() {
+            return Ok(models);
+        }
+        let loras: Vec<&NetworkFile> = networks
+            .iter()
+            .filter(|n| n.kind == NetworkKind::Lora)
+            .collect();
+        let read_loras = || -> Result<Vec<_>> {
+            loras
+                .iter()
+                .map(|n| Ok((networks::read_safetensors(&n.path)?, n.weight)))
+                .collect()
+        };
+        let blend = |path: &Path, prefix: &str, files: &[(BTreeMap<String, Tensor>, f32)]| {
+            let weights = OnnxWeights::read(path)?;
+            let refs: Vec<_> = files.iter().map(|(t, w)| (t, *w)).collect();
+            networks::lora_overrides(&weights, prefix, &refs).map(|o| (weights, o))
+        };
+        if !loras.is_empty() {
+            let path = part_path(dir, "unet");
+            let model = engine.load_variant(
+                &path,
+                platform,
+                &variant_key(loras.iter().copied()),
+                || Ok::<_, DiffusionError>(blend(&path, "lora_unet_", &read_loras()?)?.1),
+            )?;
+            models.unet = Unet::new(model)?;
+        }
+
+        let mut inversion_rows = Vec::new();
+        for network in networks.iter().filter(|n| n.kind == NetworkKind::Inversion) {
+            inversion_rows.extend(networks::inversion_tokens(
+                &network.path,
+                &network.name,
+                network.weight,
+            )?);
+        }
+        let token_names: Vec<&str> = inversion_rows.iter().map(|(t, _)| t.as_str()).collect();
+        let (tokenizer, ids) = tokenizer.with_added_tokens(&token_names)?;
+        let path = part_path(dir, "text_encoder");
+        let model = engine.load_variant(&path, platform, &variant_key(networks), || {
+            let (weights, mut overrides) = blend(&path, "lora_te_", &read_loras()?)?;
+            if !inversion_rows.is_empty() {
+                let table_name = networks::token_table_name(&weights).ok_or_else(|| {
+                    DiffusionError::Network {
+                        path: path.clone(),
+                        message: "the text encoder has no token embedding table".into(),
+                    }
+                })?;
+                let mut table = weights.read_f32(&table_name)?;
+                let rows: Vec<(i64, Vec<f32>)> = ids
+                    .iter()
+                    .zip(&inversion_rows)
+                    .map(|(id, (_, vector))| (*id, vector.clone()))
+                    .collect();
+                networks::write_token_rows(&mut table, &rows).map_err(|message| {
+                    DiffusionError::Network {
+                        path: path.clone(),
+                        message,
+                    }
+                })?;
+                overrides.push((table_name, table));
+            }
+            Ok::<_, DiffusionError>(overrides)
+        })?;
+        models.text_encoder = TextEncoder::new(model)?;
+        models.tokenizer = Arc::new(tokenizer);
+        Ok(models)
     }
 }

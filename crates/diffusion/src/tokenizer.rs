@@ -55,6 +55,7 @@ pub enum TokenizerError {
 }
 
 /// A CLIP tokenizer producing the `input_ids` of the SD text encoder.
+#[derive(Clone)]
 pub struct ClipTokenizer {
     tokenizer: Tokenizer,
     max_length: usize,
@@ -142,6 +143,28 @@ impl ClipTokenizer {
         ids.extend(tokens.iter().map(|&id| i64::from(id)));
         ids.push(self.eos);
         Ok(ids)
+    }
+
+    /// A copy that also knows `tokens` (Textual Inversion), and the id of each token.
+    pub fn with_added_tokens(&self, tokens: &[&str]) -> Result<(Self, Vec<i64>), TokenizerError> {
+        let mut copy = self.clone();
+        let added: Vec<AddedToken> = tokens
+            .iter()
+            .map(|t| AddedToken::from((*t).to_owned(), false))
+            .collect();
+        copy.tokenizer
+            .add_tokens(added)
+            .map_err(|e| TokenizerError::Encode(e.to_string()))?;
+        let ids = tokens
+            .iter()
+            .map(|t| {
+                copy.tokenizer
+                    .token_to_id(t)
+                    .map(i64::from)
+                    .ok_or_else(|| TokenizerError::Encode(format!("cannot add the token {t:?}")))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok((copy, ids))
     }
 
     /// The text encoder's sequence length (`model_max_length`, 77 for SD).

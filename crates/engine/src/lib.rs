@@ -5,6 +5,7 @@ mod cache;
 mod error;
 pub mod library;
 mod model;
+pub mod onnx_weights;
 pub mod platform;
 
 use std::path::{Path, PathBuf};
@@ -167,7 +168,32 @@ impl Engine {
         if let Some(model) = self.cache.get(&key) {
             return Ok(model);
         }
-        let model = Arc::new(self.load_uncached(path, platform)?);
+        let model = Arc::new(self.load_uncached(path, platform, Vec::new())?);
+        self.cache
+            .insert(key, Arc::clone(&model), model_file_bytes(path));
+        Ok(model)
+    }
+
+    /// A variant of the model at `path` whose initializers `overrides` replaces by name (LoRA
+    /// and Textual Inversion blends), cached under `variant` (e.g. the sorted network list), so
+    /// `overrides` only runs on a cache miss. An empty `variant` is the plain model.
+    pub fn load_variant<E: From<EngineError>>(
+        &self,
+        path: &Path,
+        platform: &str,
+        variant: &str,
+        overrides: impl FnOnce() -> std::result::Result<Vec<(String, onnx_weights::F32Tensor)>, E>,
+    ) -> std::result::Result<Arc<Model>, E> {
+        if variant.is_empty() {
+            return Ok(self.load(path, platform)?);
+        }
+        // The cache keys on (file, text): the variant rides in the text after the platform.
+        let key = (path.to_path_buf(), format!("{platform}\n{variant}"));
+        if let Some(model) = self.cache.get(&key) {
+            return Ok(model);
+        }
+        let replaced = overrides()?;
+        let model = Arc::new(self.load_uncached(path, platform, replaced)?);
         self.cache
             .insert(key, Arc::clone(&model), model_file_bytes(path));
         Ok(model)
@@ -178,7 +204,12 @@ impl Engine {
         self.cache.clear();
     }
 
-    fn load_uncached(&self, path: &Path, platform: &str) -> Result<Model> {
+    fn load_uncached(
+        &self,
+        path: &Path,
+        platform: &str,
+        overrides: Vec<(String, onnx_weights::F32Tensor)>,
+    ) -> Result<Model> {
         if !path.is_file() {
             return Err(EngineError::ModelMissing {
                 path: path.to_path_buf(),
@@ -221,6 +252,13 @@ impl Engine {
                     .with_parallel_execution(true)
                     .map_err(|e| load_error(e.to_string()))?;
             }
+        }
+        for (name, tensor) in overrides {
+            let value = ort::value::Tensor::from_array((tensor.dims, tensor.data))
+                .map_err(|e| load_error(format!("initializer {name}: {e}")))?;
+            builder = builder
+                .with_initializer(&name, Arc::new(value.into_dyn()))
+                .map_err(|e| load_error(format!("initializer {name}: {e}")))?;
         }
         let session = builder
             .commit_from_file(path)

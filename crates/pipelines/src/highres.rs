@@ -22,7 +22,11 @@ pub fn highres(
     }
     let mut image = image;
     let scale = options.scale.max(1);
-    for _ in 0..options.iterations {
+    for iteration in 0..options.iterations {
+        let stage = SdStage {
+            prompt_stage: 1 + iteration as usize,
+            ..sd.clone_ref()
+        };
         if options.method == "upscale" {
             image = upscale_model(&image, scale)?;
         } else if scale > 1 {
@@ -38,7 +42,7 @@ pub fn highres(
                 method,
             );
         }
-        image = sd
+        image = stage
             .img2img(&image, options.strength, 1)?
             .pop()
             .expect("one image");

@@ -28,6 +28,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use onnx_web_diffusion::image_model::ImageModel;
+use onnx_web_diffusion::networks::resolve_networks;
+use onnx_web_diffusion::prompt_parser::prompt_networks;
 use onnx_web_diffusion::sd_upscaler::SdUpscaler;
 use onnx_web_diffusion::stable_diffusion::part_path;
 use onnx_web_diffusion::tokenizer::ClipTokenizer;
@@ -46,6 +48,8 @@ pub use stages::JobContext;
 pub struct Pipelines {
     engine: Arc<Engine>,
     tokenizers: Mutex<HashMap<PathBuf, Arc<ClipTokenizer>>>,
+    /// Where `lora/` and `inversion/` are; without it, prompts' network tokens are ignored.
+    models_root: Option<PathBuf>,
 }
 
 impl Pipelines {
@@ -53,7 +57,14 @@ impl Pipelines {
         Self {
             engine,
             tokenizers: Mutex::new(HashMap::new()),
+            models_root: None,
         }
+    }
+
+    /// Looks up the prompts' LoRA and Textual Inversion networks under `root`.
+    pub fn with_models_root(mut self, root: PathBuf) -> Self {
+        self.models_root = Some(root);
+        self
     }
 
     pub fn engine(&self) -> &Arc<Engine> {
@@ -120,6 +131,28 @@ impl Pipelines {
         )?)
     }
 
+    /// The Stable Diffusion parts for a job: with the LoRA and Textual Inversion networks its
+    /// prompt and negative prompt name (all prompt stages) blended in.
+    pub fn stable_diffusion_for(
+        &self,
+        params: &ImageParams,
+        platform: &str,
+    ) -> Result<StableDiffusion> {
+        let Some(root) = &self.models_root else {
+            return self.stable_diffusion(&params.model_dir, platform);
+        };
+        let tokens = prompt_networks(&params.prompt, params.negative_prompt.as_deref());
+        let networks = resolve_networks(root, &tokens)?;
+        let tokenizer = self.tokenizer(&params.model_dir)?;
+        Ok(StableDiffusion::load_with_networks(
+            &self.engine,
+            &params.model_dir,
+            platform,
+            tokenizer,
+            &networks,
+        )?)
+    }
+
     /// The VAE encoder of `model_dir` (img2img, inpainting).
     pub fn vae_encoder(&self, model_dir: &Path, platform: &str) -> Result<VaeEncoder> {
         let path = part_path(model_dir, "vae_encoder");
@@ -152,7 +185,7 @@ impl Pipelines {
         platform: &str,
         progress: &Progress,
     ) -> Result<txt2img::Txt2ImgOutput> {
-        let models = self.stable_diffusion(&params.model_dir, platform)?;
+        let models = self.stable_diffusion_for(params, platform)?;
         progress.check()?;
         txt2img::run(&models, params, size, progress)
     }

@@ -5,6 +5,8 @@
 use image::RgbImage;
 use onnx_web_diffusion::latents::latents_from_seed;
 use onnx_web_diffusion::prompt::encode_prompt;
+use onnx_web_diffusion::latents::{reseed_region, reseed_seed};
+use onnx_web_diffusion::prompt_parser::{parse_prompt, slice_prompt};
 use onnx_web_diffusion::schedulers::{create_scheduler, Scheduler, SchedulerOptions};
 use onnx_web_diffusion::text_encoder::Embeddings;
 use onnx_web_diffusion::vae_encoder::VaeEncoder;
@@ -23,6 +25,9 @@ pub struct SdStage<'a> {
     /// Needed for img2img and inpainting.
     pub vae_encoder: Option<&'a VaeEncoder>,
     pub params: &'a ImageParams,
+    /// Which `||` prompt stage this stage encodes (§5.5): 0 for the base image, 1+i for
+    /// highres iteration i.
+    pub prompt_stage: usize,
     pub tiles: &'a TileOptions,
     pub progress: &'a Progress,
 }
@@ -37,7 +42,7 @@ impl SdStage<'_> {
         let embeddings = encode_prompt(
             &self.models.tokenizer,
             &self.models.text_encoder,
-            &self.params.prompt,
+            slice_prompt(&self.params.prompt, self.prompt_stage),
             self.params.negative_prompt.as_deref(),
             batch,
             self.guidance_enabled(),
@@ -92,6 +97,12 @@ impl SdStage<'_> {
         // onnx-web's get_latents_from_seed, for the whole (aligned) image.
         let mut latents =
             latents_from_seed(u64::from(self.params.seed), batch, aw as usize, ah as usize);
+        apply_reseeds(
+            &mut latents,
+            shape,
+            slice_prompt(&self.params.prompt, self.prompt_stage),
+            self.params.seed,
+        );
         let sigma = schedulers[0].init_noise_sigma();
         latents.iter_mut().for_each(|x| *x *= sigma);
         self.denoise_and_decode(
@@ -193,4 +204,27 @@ pub fn check_size(size: Size) -> Result<()> {
         return Err(PipelineError::InvalidSize(size));
     }
     Ok(())
+}
+
+/// `<reseed:TOP:LEFT:BOTTOM:RIGHT:SEED>` tokens (§5.6): fresh latents from SEED in the region
+/// (SEED -1 draws one from the job's seed). Regions off the 8-pixel grid or outside the image
+/// are skipped, as numpy refuses them.
+fn apply_reseeds(latents: &mut [f32], shape: [usize; 4], prompt: &str, job_seed: u32) {
+    let reseeds = parse_prompt(prompt).reseeds;
+    if reseeds.is_empty() {
+        return;
+    }
+    let mut seeds = reseed_seed(job_seed);
+    for token in reseeds {
+        let seed = if token.seed == -1 {
+            u64::from(seeds.random_integers(u32::MAX))
+        } else {
+            // numpy seeds must fit in 32 bits; larger values wrap like a C cast.
+            token.seed as u64 & u64::from(u32::MAX)
+        };
+        let region = [token.top, token.left, token.bottom, token.right].map(|v| v as usize);
+        if !reseed_region(latents, shape, region, seed) {
+            tracing::warn!("reseed region {region:?} does not fit the image; skipped");
+        }
+    }
 }

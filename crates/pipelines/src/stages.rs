@@ -47,7 +47,7 @@ impl<'a> JobContext<'a> {
     fn load_sd(&self, with_encoder: bool) -> Result<SdModels> {
         let models = self
             .pipelines
-            .stable_diffusion(&self.params.model_dir, self.platform)?;
+            .stable_diffusion_for(self.params, self.platform)?;
         let encoder = if with_encoder {
             Some(
                 self.pipelines
@@ -65,6 +65,7 @@ impl<'a> JobContext<'a> {
             models: &sd.models,
             vae_encoder: sd.encoder.as_ref(),
             params: self.params,
+            prompt_stage: 0,
             tiles: &self.tiles,
             progress: self.progress,
         }
@@ -376,6 +377,7 @@ impl SdStage<'_> {
             models: self.models,
             vae_encoder: self.vae_encoder,
             params: self.params,
+            prompt_stage: self.prompt_stage,
             tiles: self.tiles,
             progress: self.progress,
         }

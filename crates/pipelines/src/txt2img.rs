@@ -10,6 +10,7 @@ use image::RgbImage;
 use onnx_web_diffusion::latents::{latent_shape, latents_from_seed};
 use onnx_web_diffusion::noise::RandomState;
 use onnx_web_diffusion::prompt::encode_prompt;
+use onnx_web_diffusion::prompt_parser::slice_prompt;
 use onnx_web_diffusion::schedulers::{create_scheduler, SchedulerOptions};
 use onnx_web_diffusion::vae::LATENT_SCALE;
 use onnx_web_diffusion::StableDiffusion;
@@ -122,7 +123,7 @@ pub fn denoise(
     let embeddings = encode_prompt(
         &models.tokenizer,
         &models.text_encoder,
-        &params.prompt,
+        slice_prompt(&params.prompt, 0),
         params.negative_prompt.as_deref(),
         batch,
         guidance,

@@ -117,7 +117,8 @@ fn main() {
 fn run(cli: Cli) -> anyhow::Result<()> {
     cli.server.validate()?;
     let engine = Engine::new(cli.engine.options(cli.server.cache_models))?;
-    let pipelines = Arc::new(Pipelines::new(Arc::clone(&engine)));
+    let pipelines =
+        Arc::new(Pipelines::new(Arc::clone(&engine)).with_models_root(cli.server.models.clone()));
     match cli.command {
         Some(Command::Bench(args)) => bench::run(&cli.server, &pipelines, args),
         None => serve(cli.server, pipelines),
