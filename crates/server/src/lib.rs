@@ -1,14 +1,17 @@
 //! The HTTP layer of the onnx-web compatible server: configuration, parameter parsing, routes,
 //! the job queue and the output files. Inference lives below, in `onnx-web-pipelines`.
 
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod images_routes;
 pub mod jobs;
+pub mod limits;
 pub mod models;
 pub mod naming;
 pub mod outputs;
 pub mod params;
+pub mod persist;
 pub mod responses;
 pub mod routes;
 pub mod state;

@@ -30,6 +30,8 @@ pub struct AppState {
     pub queue: Arc<JobQueue>,
     /// The admin token (configured, or random and logged at start-up).
     pub admin_token: String,
+    /// Job requests being handled, for the queue limits.
+    pub in_flight: crate::limits::InFlight,
     catalog: RwLock<Arc<Catalog>>,
     /// SHA-256 of network files, keyed by path and checked against size and mtime.
     file_hashes: Mutex<HashMap<PathBuf, CachedHash>>,
@@ -101,6 +103,7 @@ impl AppState {
             schedulers: available_schedulers(IMPLEMENTED_SCHEDULERS),
             queue,
             admin_token,
+            in_flight: Default::default(),
             catalog: RwLock::new(Arc::new(catalog)),
             file_hashes: Mutex::new(HashMap::new()),
             config,
