@@ -11,6 +11,7 @@ pub mod models;
 pub mod naming;
 pub mod outputs;
 pub mod params;
+pub mod parsers;
 pub mod persist;
 pub mod responses;
 pub mod routes;

@@ -55,6 +55,11 @@ impl Uploads {
         Ok(Self { files })
     }
 
+    /// The uploaded field names.
+    pub fn names(&self) -> Vec<String> {
+        self.files.keys().cloned().collect()
+    }
+
     pub fn has(&self, name: &str) -> bool {
         self.files.contains_key(name)
     }

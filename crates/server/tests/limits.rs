@@ -29,27 +29,45 @@ fn cancel_all(server: &TestServer, keys: &[String]) {
 #[test]
 fn the_queue_refuses_past_its_limits_with_429_and_admits_again_later() {
     let server = TestServer::start_with(&["--max-queue", "3", "--max-queue-per-client", "2"], &[]);
-    let first = server.txt2img(SLOW)["outputs"][0].as_str().unwrap().to_owned();
-    let second = server.txt2img(SLOW)["outputs"][0].as_str().unwrap().to_owned();
+    let first = server.txt2img(SLOW)["outputs"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let second = server.txt2img(SLOW)["outputs"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (status, body) = post(&server, &format!("/api/txt2img?{SLOW}"));
     assert_eq!(status, 429, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("one client"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("one client"),
+        "{body}"
+    );
     // Cancelling frees the slots.
     cancel_all(&server, &[first.clone(), second.clone()]);
     for key in [&first, &second] {
         server.wait(key);
     }
-    let third = server.txt2img(SLOW)["outputs"][0].as_str().unwrap().to_owned();
+    let third = server.txt2img(SLOW)["outputs"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
     cancel_all(&server, &[third]);
 }
 
 #[test]
 fn the_overall_queue_limit_applies_to_every_client_together() {
     let server = TestServer::start_with(&["--max-queue", "1"], &[]);
-    let first = server.txt2img(SLOW)["outputs"][0].as_str().unwrap().to_owned();
+    let first = server.txt2img(SLOW)["outputs"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let (status, body) = post(&server, &format!("/api/txt2img?{SLOW}"));
     assert_eq!(status, 429, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("queue is full"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("queue is full"),
+        "{body}"
+    );
     // Reading is never limited.
     assert_eq!(server.ready(&first)["ready"], false);
     cancel_all(&server, &[first]);
@@ -69,10 +87,19 @@ fn bodies_uploads_and_results_past_their_limits_are_refused() {
         &[],
     );
     // 413: a body larger than the limit (noise does not compress).
-    let noise: Vec<u8> = (0..40_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8).collect();
-    let (status, body) = post_files(&server, "/api/upscale?model=diffusion-tiny-demo", &[("source", noise)]);
+    let noise: Vec<u8> = (0..40_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let (status, body) = post_files(
+        &server,
+        "/api/upscale?model=diffusion-tiny-demo",
+        &[("source", noise)],
+    );
     assert_eq!(status, 413, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("20000 bytes"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("20000 bytes"),
+        "{body}"
+    );
     // 400: an upload of more pixels than allowed, naming the file.
     let (status, body) = post_files(
         &server,
@@ -80,11 +107,17 @@ fn bodies_uploads_and_results_past_their_limits_are_refused() {
         &[("source", png(&picture(128, 64)))],
     );
     assert_eq!(status, 400, "{body}");
-    assert!(body["error"].as_str().unwrap().starts_with("source:"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().starts_with("source:"),
+        "{body}"
+    );
     // 400: a result larger than the job limit.
     let (status, body) = post(&server, "/api/txt2img?prompt=a&width=256&height=128");
     assert_eq!(status, 400, "{body}");
-    assert!(body["error"].as_str().unwrap().contains("limit of 16384"), "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("limit of 16384"),
+        "{body}"
+    );
     // Under every limit it works.
     let job = server.txt2img("prompt=a&steps=2&width=64&height=64");
     assert_eq!(server.images(&job).len(), 1);
