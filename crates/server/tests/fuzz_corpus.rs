@@ -15,8 +15,11 @@ fn query(data: &[u8]) {
     );
 }
 
+/// What a fuzz target calls with one input.
+type Target = fn(&[u8]);
+
 /// Fuzz target name -> what it calls. One line per target.
-const TARGETS: &[(&str, fn(&[u8]))] = &[("query", query), ("multipart", fuzz_multipart)];
+const TARGETS: &[(&str, Target)] = &[("query", query), ("multipart", fuzz_multipart)];
 
 #[test]
 fn every_corpus_file_goes_through_its_parser_without_panicking() {
