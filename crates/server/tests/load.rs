@@ -145,7 +145,8 @@ async fn run_client(client: usize, base: String, http: reqwest::Client) -> Resul
 
 #[test]
 fn a_hundred_concurrent_clients_get_their_own_outputs_and_only_429s() {
-    let server = TestServer::start_with(&["--max-queue", "30", "--max-queue-per-client", "30"], &[]);
+    let server =
+        TestServer::start_with(&["--max-queue", "30", "--max-queue-per-client", "30"], &[]);
     let started = Instant::now();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -173,6 +174,9 @@ fn a_hundred_concurrent_clients_get_their_own_outputs_and_only_429s() {
     let refusals: usize = results.iter().map(|r| *r.as_ref().unwrap()).sum();
     let elapsed = started.elapsed();
     eprintln!("load: {CLIENTS} clients in {elapsed:.1?}, {refusals} refusals (429)");
-    assert!(refusals > 0, "100 clients against a queue of 30 must see 429s");
+    assert!(
+        refusals > 0,
+        "100 clients against a queue of 30 must see 429s"
+    );
     assert!(elapsed < Duration::from_secs(120), "took {elapsed:?}");
 }

@@ -17,13 +17,53 @@ use tower::ServiceExt;
 
 /// Every query field the image endpoints read.
 const FIELDS: &[&str] = &[
-    "prompt", "negativePrompt", "model", "pipeline", "scheduler", "platform", "cfg", "steps",
-    "eta", "batch", "loopback", "seed", "width", "height", "tiled_vae", "unet_overlap",
-    "unet_tile", "vae_overlap", "vae_tile", "control", "upscale", "upscaling", "correction",
-    "faces", "scale", "outscale", "denoise", "faceOutscale", "faceStrength", "upscaleOrder",
-    "highres", "highresIterations", "highresMethod", "highresScale", "highresSteps",
-    "highresStrength", "left", "right", "top", "bottom", "strength", "sourceFilter", "fillColor",
-    "filter", "noise", "fullresInpaint", "fullresInpaintPadding",
+    "prompt",
+    "negativePrompt",
+    "model",
+    "pipeline",
+    "scheduler",
+    "platform",
+    "cfg",
+    "steps",
+    "eta",
+    "batch",
+    "loopback",
+    "seed",
+    "width",
+    "height",
+    "tiled_vae",
+    "unet_overlap",
+    "unet_tile",
+    "vae_overlap",
+    "vae_tile",
+    "control",
+    "upscale",
+    "upscaling",
+    "correction",
+    "faces",
+    "scale",
+    "outscale",
+    "denoise",
+    "faceOutscale",
+    "faceStrength",
+    "upscaleOrder",
+    "highres",
+    "highresIterations",
+    "highresMethod",
+    "highresScale",
+    "highresSteps",
+    "highresStrength",
+    "left",
+    "right",
+    "top",
+    "bottom",
+    "strength",
+    "sourceFilter",
+    "fillColor",
+    "filter",
+    "noise",
+    "fullresInpaint",
+    "fullresInpaintPadding",
 ];
 
 /// Error prefixes that are not query fields: the uploaded files.
@@ -166,7 +206,10 @@ fn check(endpoint: &str, fields: &[(usize, String)]) -> Result<(), TestCaseError
                 .chain(FILES)
                 .chain(&["upscaling", "correction", "query string", "the query"])
                 .any(|field| error.starts_with(&format!("{field}:")) || error.contains("query"));
-            prop_assert!(named, "{endpoint}?{query}: the error names no field: {error}");
+            prop_assert!(
+                named,
+                "{endpoint}?{query}: the error names no field: {error}"
+            );
         }
         other => prop_assert!(false, "{endpoint}?{query}: {other} {body}"),
     }

@@ -3,6 +3,7 @@
 //! a reason: none lost, none run twice, finished ones still answer `ready`.
 
 mod common;
+mod upload;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -78,6 +79,24 @@ impl Server {
         job["outputs"][0].as_str().unwrap().to_owned()
     }
 
+    /// An img2img job: its upload must survive the restart too.
+    fn img2img(&self, query: &str, width: u32, height: u32) -> String {
+        let source = upload::png(&upload::picture(width, height));
+        let part = reqwest::blocking::multipart::Part::bytes(source)
+            .file_name("source.png")
+            .mime_str("image/png")
+            .unwrap();
+        let response = self
+            .client
+            .post(format!("{}/api/img2img?{query}", self.base))
+            .multipart(reqwest::blocking::multipart::Form::new().part("source", part))
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let job: Value = response.json().unwrap();
+        job["outputs"][0].as_str().unwrap().to_owned()
+    }
+
     fn ready(&self, key: &str) -> Value {
         self.client
             .get(format!("{}/api/ready?output={key}", self.base))
@@ -133,7 +152,12 @@ fn jobs_survive_kill_9_and_a_job_interrupted_twice_fails_with_a_reason() {
     server.wait_until(&done, |s| s["ready"] == true);
     // Slow jobs: random seeds (-1) must come back the same after the restart.
     let slow = "prompt=slow+%F0%9F%90%88&steps=120&width=128&height=128&seed=-1";
-    let keys: Vec<String> = (0..4).map(|_| server.txt2img(slow)).collect();
+    let mut keys: Vec<String> = (0..3).map(|_| server.txt2img(slow)).collect();
+    keys.push(server.img2img(
+        "prompt=slow+%F0%9F%90%88&steps=120&strength=1&sourceFilter=none&seed=-1",
+        96,
+        64,
+    ));
     server.wait_until(&keys[0], |s| s["progress"].as_u64().unwrap_or(0) > 0);
     server.kill_hard();
 
@@ -185,6 +209,11 @@ fn jobs_survive_kill_9_and_a_job_interrupted_twice_fails_with_a_reason() {
         assert!(seed <= 2_147_483_646);
         assert_eq!(sidecar["params"]["prompt"], "slow 🐈");
     }
+    let resumed_img2img = image::open(outputs.path().join(&keys[3])).unwrap();
+    assert_eq!(
+        (resumed_img2img.width(), resumed_img2img.height()),
+        (96, 64)
+    );
     let log_text = std::fs::read_to_string(&log).unwrap_or_default();
     assert_eq!(
         log_text.matches("resuming").count(),
