@@ -102,6 +102,17 @@ pub struct ServerConfig {
     /// Comma list of extras files (JSON or YAML). Default: `<models>/extras.json` if it exists.
     #[arg(long, env = "ONNX_WEB_EXTRA_MODELS")]
     pub extra_models: Option<String>,
+
+    /// Token every non-GET request must carry (`X-Api-Token` header); unset: none needed.
+    #[arg(long, env = "ONNX_WEB_API_TOKEN", hide_env_values = true)]
+    pub api_token: Option<String>,
+
+    /// The job database (durable jobs); default `<outputs>/.onnx-web-jobs.sqlite3`.
+    #[arg(long, env = "ONNX_WEB_JOBS_DB")]
+    pub jobs_db: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub limits: crate::limits::Limits,
 }
 
 impl ServerConfig {
@@ -124,6 +135,9 @@ impl ServerConfig {
             admin_token: None,
             server_version: "v0.12.0".into(),
             extra_models: None,
+            api_token: None,
+            jobs_db: None,
+            limits: crate::limits::Limits::default(),
         }
     }
 
@@ -184,6 +198,13 @@ impl ServerConfig {
         } else {
             Vec::new()
         }
+    }
+
+    /// The job database file.
+    pub fn jobs_db_path(&self) -> PathBuf {
+        self.jobs_db
+            .clone()
+            .unwrap_or_else(|| self.outputs.join(crate::persist::JOBS_DB_NAME))
     }
 
     /// The address to bind.

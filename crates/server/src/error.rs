@@ -22,6 +22,14 @@ pub enum ApiError {
     MethodNotAllowed(String),
     #[error("{0}")]
     NotImplemented(String),
+    /// A body or upload past the configured size.
+    #[error("{0}")]
+    PayloadTooLarge(String),
+    /// A queue limit; the client may retry later.
+    #[error("{0}")]
+    TooManyRequests(String),
+    #[error("{0}")]
+    RequestTimeout(String),
     /// A server fault; logged, and answered with a generic message.
     #[error("internal server error: {0:#}")]
     Internal(#[from] anyhow::Error),
@@ -53,6 +61,9 @@ impl ApiError {
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             Self::NotImplemented(_) => StatusCode::NOT_IMPLEMENTED,
+            Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -139,11 +139,12 @@ pub fn check_output_size(
         u64::from(width).saturating_mul(factor),
         u64::from(height).saturating_mul(factor),
     );
-    if w.saturating_mul(h) > MAX_OUTPUT_PIXELS {
+    let max_pixels = crate::limits::current().max_job_pixels;
+    if w.saturating_mul(h) > max_pixels {
         return Err(ApiError::field(
             field,
             format!(
-                "the result would be {w}x{h} pixels, more than the limit of {MAX_OUTPUT_PIXELS} pixels"
+                "the result would be {w}x{h} pixels, more than the limit of {max_pixels} pixels"
             ),
         ));
     }

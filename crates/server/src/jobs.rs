@@ -15,6 +15,8 @@ use onnx_web_pipelines::{
 };
 use parking_lot::{Condvar, Mutex};
 
+use crate::persist::JobStore;
+
 /// What a job does, with everything it needs already validated.
 #[derive(Debug, Clone)]
 pub enum JobSpec {
@@ -191,6 +193,10 @@ struct Table {
     pending: VecDeque<PendingJob>,
     running: HashMap<String, RunningJob>,
     finished: HashMap<String, JobStatus>,
+    /// Why failed jobs failed (errors, panics, restarts).
+    reasons: HashMap<String, String>,
+    /// The client that submitted each pending or running job, for the per-client limit.
+    clients: HashMap<String, std::net::IpAddr>,
     shutting_down: bool,
 }
 
@@ -206,6 +212,8 @@ pub struct JobQueue {
     table: Mutex<Table>,
     work_ready: Condvar,
     jobs_started: Vec<std::sync::atomic::AtomicU64>,
+    /// The durable copy of the table (see `persist`), when attached.
+    store: std::sync::OnceLock<Arc<JobStore>>,
 }
 
 impl JobQueue {
@@ -221,7 +229,70 @@ impl JobQueue {
             table: Mutex::new(Table::default()),
             work_ready: Condvar::new(),
             jobs_started,
+            store: std::sync::OnceLock::new(),
         })
+    }
+
+    /// Makes the queue durable: loads the finished jobs of `store` (so `ready` answers for them)
+    /// and writes every change from now on. Unfinished jobs are queued again by
+    /// [`crate::persist::resume`].
+    pub fn attach_store(&self, store: Arc<JobStore>) -> anyhow::Result<()> {
+        let finished = store.finished()?;
+        let mut table = self.table.lock();
+        for job in finished {
+            if let Some(reason) = job.reason {
+                table.reasons.insert(job.key.clone(), reason);
+            }
+            table.finished.insert(job.key, job.status);
+        }
+        drop(table);
+        self.store
+            .set(store)
+            .map_err(|_| anyhow::anyhow!("the job queue already has a store"))
+    }
+
+    pub fn store(&self) -> Option<&Arc<JobStore>> {
+        self.store.get()
+    }
+
+    /// Reports a stored job that will not run again as failed, with the reason.
+    pub fn fail_stored(&self, key: &str, reason: &str) {
+        tracing::error!(job = %key, "job failed: {reason}");
+        let status = JobStatus {
+            cancelled: false,
+            failed: true,
+            pending: false,
+            progress: 0,
+            ready: true,
+        };
+        let mut table = self.table.lock();
+        table.finished.insert(key.to_owned(), status);
+        table.reasons.insert(key.to_owned(), reason.to_owned());
+        self.persist(|store| store.set_finished(key, &status, Some(reason)));
+    }
+
+    /// Why a job failed, when known.
+    pub fn failure_reason(&self, key: &str) -> Option<String> {
+        self.table.lock().reasons.get(key).cloned()
+    }
+
+    /// Pending and running jobs: all of them, and those `client` submitted.
+    pub fn active_jobs(&self, client: Option<std::net::IpAddr>) -> (usize, usize) {
+        let table = self.table.lock();
+        let total = table.pending.len() + table.running.len();
+        let mine = client.map_or(0, |client| {
+            table.clients.values().filter(|c| **c == client).count()
+        });
+        (total, mine)
+    }
+
+    /// Writes a change to the store; a failing store is logged, the queue goes on in memory.
+    fn persist(&self, change: impl FnOnce(&JobStore) -> anyhow::Result<()>) {
+        if let Some(store) = self.store.get() {
+            if let Err(error) = change(store) {
+                tracing::error!("job store: {error:#}");
+            }
+        }
     }
 
     pub fn devices(&self) -> &[String] {
@@ -267,25 +338,25 @@ impl JobQueue {
             work,
         } = deferred;
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work));
-        let failed = Self::failed(&key, cancelled, outcome);
-        self.finish(&key, &progress, cancelled, failed);
+        let reason = Self::failed(&key, cancelled, outcome);
+        self.finish(&key, &progress, cancelled, reason);
     }
 
-    /// Logs a job's error or panic; true when it failed.
+    /// Logs a job's error or panic; the reason when it failed.
     fn failed(
         key: &str,
         cancelled: bool,
         outcome: std::thread::Result<anyhow::Result<()>>,
-    ) -> bool {
+    ) -> Option<String> {
         match outcome {
-            Ok(Ok(())) => false,
+            Ok(Ok(())) => None,
             Ok(Err(error)) => {
                 if cancelled {
                     tracing::info!(job = %key, "job cancelled");
                 } else {
                     tracing::error!(job = %key, "job failed: {error:#}");
                 }
-                true
+                Some(format!("{error:#}"))
             }
             Err(panic) => {
                 let message = panic
@@ -294,25 +365,29 @@ impl JobQueue {
                     .or_else(|| panic.downcast_ref::<&str>().copied())
                     .unwrap_or("unknown panic");
                 tracing::error!(job = %key, "job panicked: {message}");
-                true
+                Some(format!("the pipeline panicked: {message}"))
             }
         }
     }
 
     /// Moves a job from running to finished: `ready` from now on.
-    fn finish(&self, key: &str, progress: &Progress, cancelled: bool, failed: bool) {
+    fn finish(&self, key: &str, progress: &Progress, cancelled: bool, reason: Option<String>) {
+        let failed = reason.is_some();
+        let status = JobStatus {
+            cancelled,
+            failed,
+            pending: false,
+            progress: progress.steps(),
+            ready: true,
+        };
         let mut table = self.table.lock();
         table.running.remove(key);
-        table.finished.insert(
-            key.to_owned(),
-            JobStatus {
-                cancelled,
-                failed,
-                pending: false,
-                progress: progress.steps(),
-                ready: true,
-            },
-        );
+        table.clients.remove(key);
+        table.finished.insert(key.to_owned(), status);
+        self.persist(|store| store.set_finished(key, &status, reason.as_deref()));
+        if let Some(reason) = reason {
+            table.reasons.insert(key.to_owned(), reason);
+        }
         drop(table);
         tracing::info!(job = %key, failed, cancelled, steps = progress.steps(), "job finished");
     }
@@ -333,7 +408,31 @@ impl JobQueue {
         mut build: impl FnMut(u64) -> (Job, R),
         taken: impl Fn(&str) -> bool,
     ) -> R {
+        let record = crate::persist::current();
+        let replay = record.as_ref().and_then(|r| r.replay.clone());
         let mut table = self.table.lock();
+        if let Some(replay) = replay {
+            // A job queued again after a restart: its key and names come from its stored time
+            // (and seeds); its partial outputs, if any, are overwritten.
+            let (job, extra) = build(replay.time);
+            if job.key != replay.key {
+                drop(table);
+                self.fail_stored(
+                    &replay.key,
+                    &format!(
+                        "after a restart the request no longer makes the same job ({} instead)",
+                        job.key
+                    ),
+                );
+                return extra;
+            }
+            self.persist(|store| store.set_pending(&job.key));
+            let device = self.pick_device(&table, job.platform.as_deref());
+            table.pending.push_back(PendingJob { device, job });
+            drop(table);
+            self.work_ready.notify_all();
+            return extra;
+        }
         let mut time = start;
         let (job, extra) = loop {
             let (job, extra) = build(time);
@@ -345,6 +444,12 @@ impl JobQueue {
             }
             time += 1;
         };
+        if let Some(record) = &record {
+            self.persist(|store| store.insert(&job.key, &job.outputs, record, time));
+            if let Some(client) = record.client {
+                table.clients.insert(job.key.clone(), client);
+            }
+        }
         let device = self.pick_device(&table, job.platform.as_deref());
         table.pending.push_back(PendingJob { device, job });
         drop(table);
@@ -397,16 +502,16 @@ impl JobQueue {
         let mut table = self.table.lock();
         if let Some(index) = table.pending.iter().position(|p| p.job.key == key) {
             table.pending.remove(index);
-            table.finished.insert(
-                key.to_owned(),
-                JobStatus {
-                    cancelled: true,
-                    failed: true,
-                    pending: false,
-                    progress: 0,
-                    ready: true,
-                },
-            );
+            table.clients.remove(key);
+            let status = JobStatus {
+                cancelled: true,
+                failed: true,
+                pending: false,
+                progress: 0,
+                ready: true,
+            };
+            table.finished.insert(key.to_owned(), status);
+            self.persist(|store| store.set_finished(key, &status, Some("cancelled")));
             return true;
         }
         if let Some(running) = table.running.get(key) {
@@ -452,6 +557,7 @@ impl JobQueue {
             if let Some(index) = table.pending.iter().position(|p| p.device == device) {
                 let pending = table.pending.remove(index).expect("index from position");
                 let progress = Arc::new(Progress::new());
+                self.persist(|store| store.set_running(&pending.job.key));
                 table.running.insert(
                     pending.job.key.clone(),
                     RunningJob {
@@ -502,8 +608,8 @@ impl JobQueue {
                 Ok(Err(error)) => Ok(Err(error)),
                 Err(panic) => Err(panic),
             };
-            let failed = Self::failed(&job.key, cancelled, outcome);
-            self.finish(&job.key, &progress, cancelled, failed);
+            let reason = Self::failed(&job.key, cancelled, outcome);
+            self.finish(&job.key, &progress, cancelled, reason);
         }
     }
 }

@@ -2,15 +2,19 @@
 //! the job queue and the output files. Inference lives below, in `onnx-web-pipelines`.
 
 pub mod admin_routes;
+pub mod auth;
 pub mod config;
 pub mod error;
 pub mod images_routes;
 pub mod jobs;
+pub mod limits;
 pub mod models;
 pub mod naming;
 pub mod outputs;
 pub mod params;
 pub mod pipeline_routes;
+pub mod parsers;
+pub mod persist;
 pub mod responses;
 pub mod routes;
 pub mod state;

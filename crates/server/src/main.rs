@@ -127,8 +127,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn serve(config: ServerConfig, pipelines: Arc<Pipelines>) -> anyhow::Result<()> {
     let devices = pipelines.engine().platforms().to_vec();
+    onnx_web_server::limits::install(&config.limits);
+    if !onnx_web_server::auth::is_loopback_host(&config.host) && config.api_token.is_none() {
+        tracing::warn!(
+            "listening on {} without --api-token: anyone who can reach it may queue jobs",
+            config.host
+        );
+    }
     // Blocked platforms get no worker; the served platform list leaves them out too.
     let queue = JobQueue::new(onnx_web_server::state::usable_devices(&devices, &config));
+    let store = onnx_web_server::persist::JobStore::open(&config.jobs_db_path())?;
+    queue.attach_store(Arc::new(store))?;
     let writer = OutputWriter::new(config.outputs.clone(), config.server_version.clone());
     let engine = Arc::clone(pipelines.engine());
     let workers = queue.start_workers(Arc::new(PipelineRunner::new(pipelines, writer)));
@@ -142,6 +151,8 @@ fn serve(config: ServerConfig, pipelines: Arc<Pipelines>) -> anyhow::Result<()> 
         .enable_all()
         .build()?;
     runtime.block_on(async {
+        // Jobs left unfinished by the last run go back in the queue before anything new.
+        onnx_web_server::persist::resume(app.clone(), &queue).await?;
         let address: SocketAddr = format!("{}:{}", config.host, config.port)
             .parse()
             .or_else(|_| {
@@ -156,11 +167,14 @@ fn serve(config: ServerConfig, pipelines: Arc<Pipelines>) -> anyhow::Result<()> 
             .with_context(|| format!("listening on {address}"))?;
         // Scripts and tests read this line to learn the port (`--port 0` picks a free one).
         println!("onnx-web listening on http://{}", listener.local_addr()?);
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await?;
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
         anyhow::Ok(())
     })?;
     queue.shutdown();

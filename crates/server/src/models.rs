@@ -551,6 +551,21 @@ fn walk_files(dir: &Path, out: &mut Vec<PathBuf>) {
         if entry.file_name().to_string_lossy().starts_with('.') {
             continue;
         }
+        // Symlinks: never to a folder (cycles) nor out of this folder (wildcards stay inside).
+        if entry.file_type().is_ok_and(|t| t.is_symlink()) {
+            let inside = match (path.canonicalize(), dir.canonicalize()) {
+                (Ok(target), Ok(base)) => target.starts_with(base) && target.is_file(),
+                _ => false,
+            };
+            if !inside {
+                tracing::warn!(
+                    "skipping the symlink {} (a folder or out of {})",
+                    path.display(),
+                    dir.display()
+                );
+                continue;
+            }
+        }
         if path.is_dir() {
             walk_files(&path, out);
         } else {

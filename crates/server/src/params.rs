@@ -651,7 +651,10 @@ pub fn pick_seed(query: &Query) -> Result<u32, ApiError> {
     };
     if seed == -1 {
         // numpy.random.randint(2**31 - 1): [0, 2^31 - 2].
-        return Ok(rand::rng().random_range(0..=2_147_483_646));
+        // Recorded with the job, so a restart replays the same seed (`persist`).
+        return Ok(crate::persist::random_seed(|| {
+            rand::rng().random_range(0..=2_147_483_646)
+        }));
     }
     u32::try_from(seed).map_err(|_| {
         ApiError::field(

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put, MethodRouter};
 use axum::{Json, Router};
@@ -127,6 +128,24 @@ pub fn router(state: Arc<AppState>) -> Router {
             ApiError::MethodNotAllowed(format!("method {method} is not allowed here"))
         });
     let cors = cors_layer(&state.config.cors_origins());
+    // Outermost last: timeout, API token, queue limits, then the request record for durable jobs.
+    let app = app
+        .layer(from_fn_with_state(
+            Arc::clone(&state),
+            crate::persist::record_request,
+        ))
+        .layer(from_fn_with_state(
+            Arc::clone(&state),
+            crate::limits::queue_limits,
+        ))
+        .layer(from_fn_with_state(
+            Arc::clone(&state),
+            crate::auth::require_api_token,
+        ))
+        .layer(from_fn_with_state(
+            Arc::clone(&state),
+            crate::limits::request_timeout,
+        ));
     let app = app.with_state(state);
     match cors {
         Some(layer) => app.layer(layer),
@@ -158,9 +177,10 @@ pub fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
     )
 }
 
-/// Image uploads need more than axum's default 2 MB body limit.
+/// Image uploads need more than axum's default 2 MB body limit; `persist::record_request` reads
+/// every POST body under the configured `--max-body-bytes` before it gets here.
 fn uploads_post(route: MethodRouter<Arc<AppState>>) -> MethodRouter<Arc<AppState>> {
-    route.layer(DefaultBodyLimit::max(crate::uploads::MAX_UPLOAD_BYTES))
+    route.layer(DefaultBodyLimit::disable())
 }
 
 fn not_implemented_post(path: &'static str) -> MethodRouter<Arc<AppState>> {
@@ -275,6 +295,7 @@ async fn ready(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let key = output_key(raw.as_deref())?;
+    let reason = state.queue.failure_reason(&key);
     let status = match state.queue.status(&key) {
         Some(status) => status,
         None => {
@@ -287,7 +308,12 @@ async fn ready(
             }
         }
     };
-    Ok(Json(ready_json(status)))
+    let mut body = ready_json(status);
+    // Not in onnx-web: why a job failed (an error, a panic, a restart), for clients that look.
+    if let (true, Some(reason), Some(fields)) = (status.failed, reason, body.as_object_mut()) {
+        fields.insert("reason".into(), Value::String(reason));
+    }
+    Ok(Json(body))
 }
 
 /// `PUT /api/cancel?output=`: always 200; `cancelled` says whether a pending or running job was

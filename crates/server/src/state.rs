@@ -33,6 +33,8 @@ pub struct AppState {
     pub queue: Arc<JobQueue>,
     /// The admin token (configured, or random and logged at start-up).
     pub admin_token: String,
+    /// Job requests being handled, for the queue limits.
+    pub in_flight: crate::limits::InFlight,
     catalog: RwLock<Arc<Catalog>>,
     /// Unloads the workers' models, for `POST /api/restart` (set by the binary).
     recycle_hook: Option<RecycleHook>,
@@ -107,6 +109,7 @@ impl AppState {
             schedulers: available_schedulers(IMPLEMENTED_SCHEDULERS),
             queue,
             admin_token,
+            in_flight: Default::default(),
             catalog: RwLock::new(Arc::new(catalog)),
             recycle_hook: None,
             file_hashes: Mutex::new(HashMap::new()),

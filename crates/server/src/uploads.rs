@@ -11,8 +11,8 @@ use onnx_web_imageops::decode_image;
 
 use crate::error::ApiError;
 
-/// The largest upload, in pixels (a 4096×4096 image). Larger images are refused before they are
-/// decoded.
+/// The default largest upload, in pixels (a 4096×4096 image; `--max-upload-pixels`). Larger
+/// images are refused before they are decoded.
 pub const MAX_UPLOAD_PIXELS: u64 = 4096 * 4096;
 
 /// The most bytes one request may upload (the axum body limit on the image routes).
@@ -55,6 +55,11 @@ impl Uploads {
         Ok(Self { files })
     }
 
+    /// The uploaded field names.
+    pub fn names(&self) -> Vec<String> {
+        self.files.keys().cloned().collect()
+    }
+
     pub fn has(&self, name: &str) -> bool {
         self.files.contains_key(name)
     }
@@ -64,7 +69,8 @@ impl Uploads {
         let Some(bytes) = self.files.get(name) else {
             return Ok(None);
         };
-        let image = decode_image(bytes, MAX_UPLOAD_PIXELS).map_err(|e| ApiError::field(name, e))?;
+        let image = decode_image(bytes, crate::limits::current().max_upload_pixels)
+            .map_err(|e| ApiError::field(name, e))?;
         Ok(Some(image.to_rgb8()))
     }
 
@@ -73,7 +79,8 @@ impl Uploads {
         let Some(bytes) = self.files.get(name) else {
             return Ok(None);
         };
-        let image = decode_image(bytes, MAX_UPLOAD_PIXELS).map_err(|e| ApiError::field(name, e))?;
+        let image = decode_image(bytes, crate::limits::current().max_upload_pixels)
+            .map_err(|e| ApiError::field(name, e))?;
         let rgba = image.to_rgba8();
         Ok(Some(GrayImage::from_fn(
             rgba.width(),

@@ -56,6 +56,9 @@ impl TestServer {
             outputs.path().file_name().unwrap().to_string_lossy()
         ));
         let mut command = Command::new(env!("CARGO_BIN_EXE_onnx-web"));
+        if !args.contains(&"--bundle") {
+            command.arg("--bundle").arg(workspace_root().join("gui"));
+        }
         command
             .arg("--port")
             .arg("0")
@@ -63,8 +66,6 @@ impl TestServer {
             .arg(models)
             .arg("--outputs")
             .arg(outputs.path())
-            .arg("--bundle")
-            .arg(workspace_root().join("gui"))
             .args(args)
             .env_remove("ONNX_WEB_MODEL_PATH")
             .env_remove("ONNX_WEB_OUTPUT_PATH")
