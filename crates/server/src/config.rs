@@ -97,6 +97,10 @@ pub struct ServerConfig {
     /// Comma list of extras files (JSON or YAML). Default: `<models>/extras.json` if it exists.
     #[arg(long, env = "ONNX_WEB_EXTRA_MODELS")]
     pub extra_models: Option<String>,
+
+    /// Let chain stages (`source-url`, S3 `endpoint_url`) reach loopback and private addresses.
+    #[arg(long, env = "ONNX_WEB_ALLOW_PRIVATE_URLS", default_value = "false", value_parser = boolean_value, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub allow_private_urls: bool,
 }
 
 impl ServerConfig {
@@ -118,6 +122,7 @@ impl ServerConfig {
             admin_token: None,
             server_version: "v0.12.0".into(),
             extra_models: None,
+            allow_private_urls: false,
         }
     }
 

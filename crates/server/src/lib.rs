@@ -1,6 +1,7 @@
 //! The HTTP layer of the onnx-web compatible server: configuration, parameter parsing, routes,
 //! the job queue and the output files. Inference lives below, in `onnx-web-pipelines`.
 
+pub mod chain_routes;
 pub mod config;
 pub mod error;
 pub mod images_routes;

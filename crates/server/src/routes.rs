@@ -101,7 +101,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/upscale",
             uploads_post(post(crate::images_routes::upscale)),
         )
-        .route("/api/chain", not_implemented_post("/api/chain"))
+        .route("/api/chain", uploads_post(post(crate::chain_routes::chain)))
         .route(
             "/api/blend",
             uploads_post(post(crate::images_routes::blend)),

@@ -117,6 +117,10 @@ impl JobRunner for PipelineRunner {
                 let image = ctx.upscale(&upscale.source.0)?;
                 self.save(job, vec![image], &upscale.metadata)
             }
+            JobSpec::Chain(chain) => {
+                crate::chain_routes::run_job(&self.pipelines, &self.writer, device, job, chain, progress)?;
+                Box::new(|| Ok(()))
+            }
             JobSpec::Blend(blend) => {
                 let ctx = self.context(device, &blend.params, &blend.stages, progress);
                 let image = ctx.blend(&blend.sources[0].0, &blend.sources[1].0, &blend.mask.0)?;
