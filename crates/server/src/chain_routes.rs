@@ -188,6 +188,23 @@ fn plan_stage(
     let border = build_border(&query, ctx).map_err(err)?;
     let options = stage_options(ctx.catalog, &base, &upscale, Some(&highres)).map_err(err)?;
     check_output_size(size.width, size.height, &options, "width").map_err(err)?;
+    // An explicit model must exist (the query parsers fall back to the first listed one).
+    for (key, list) in [
+        ("upscaling", &ctx.catalog.models.upscaling),
+        ("correction", &ctx.catalog.models.correction),
+    ] {
+        if let Some(name) = query.get_not_empty(key) {
+            if !list.iter().any(|m| m.name == name)
+                && !(key == "upscaling" && crate::params::SIMPLE_UPSCALERS.contains(&name))
+            {
+                return Err(stage_error(
+                    index,
+                    stage,
+                    format!("params.{key}: unknown model {name:?}"),
+                ));
+            }
+        }
+    }
     if UPSCALING_STAGES.contains(&stage.kind.as_str()) {
         let wants_folder = stage.kind == "upscale-stable-diffusion";
         let usable = options
