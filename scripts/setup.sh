@@ -86,6 +86,13 @@ if [[ "$(cat "$VENV/.setup-requirements.stamp" 2>/dev/null)" != "$stamp" ]]; the
   printf '%s' "$stamp" >"$VENV/.setup-requirements.stamp"
 fi
 
+# --- b2. moto: a local S3-compatible server for the chain tests (persist-s3, source-s3) -------------------------
+MOTO_VERSION=5.2.5
+if ! "$py" -c 'import moto.server' >/dev/null 2>&1; then
+  log "installing moto[server] $MOTO_VERSION into $VENV (S3 server for the chain tests)"
+  "$py" -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
+fi
+
 # --- c. libonnxruntime ---------------------------------------------------------------------------------------
 if [[ ! -e $ORT_DIR/libonnxruntime.so ]]; then
   log "fetching libonnxruntime into $ORT_DIR"

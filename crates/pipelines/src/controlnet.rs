@@ -100,6 +100,7 @@ pub fn controlnet(
         params,
         tiles: &ctx.tiles,
         progress: ctx.progress,
+        prompt_stage: 0,
     };
     let (width, height) = control_image.dimensions();
     let (w8, h8) = (align_up(width, UNET_ALIGN), align_up(height, UNET_ALIGN));

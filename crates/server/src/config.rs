@@ -113,6 +113,9 @@ pub struct ServerConfig {
 
     #[command(flatten)]
     pub limits: crate::limits::Limits,
+    /// Let chain stages (`source-url`, S3 `endpoint_url`) reach loopback and private addresses.
+    #[arg(long, env = "ONNX_WEB_ALLOW_PRIVATE_URLS", default_value = "false", value_parser = boolean_value, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub allow_private_urls: bool,
 }
 
 impl ServerConfig {
@@ -138,6 +141,7 @@ impl ServerConfig {
             api_token: None,
             jobs_db: None,
             limits: crate::limits::Limits::default(),
+            allow_private_urls: false,
         }
     }
 

@@ -26,6 +26,16 @@ pub enum JobSpec {
     Upscale(UpscaleJob),
     Blend(BlendJob),
     Txt2Txt(crate::pipeline_routes::Txt2TxtJob),
+    Chain(ChainJob),
+}
+
+/// A chain pipeline (`POST /api/chain`); its `persist-*` stages write the outputs.
+#[derive(Debug, Clone)]
+pub struct ChainJob {
+    pub plan: onnx_web_chain::ChainPlan,
+    /// Whether `source-url` and S3 `endpoint_url` may reach private addresses.
+    pub allow_private_urls: bool,
+    pub metadata: OutputMetadata,
 }
 
 /// Tiling, upscaling/correction and highres options of a job.

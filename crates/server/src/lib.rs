@@ -3,6 +3,7 @@
 
 pub mod admin_routes;
 pub mod auth;
+pub mod chain_routes;
 pub mod config;
 pub mod error;
 pub mod images_routes;

@@ -105,7 +105,7 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/api/upscale",
             uploads_post(post(crate::images_routes::upscale)),
         )
-        .route("/api/chain", not_implemented_post("/api/chain"))
+        .route("/api/chain", uploads_post(post(crate::chain_routes::chain)))
         .route(
             "/api/blend",
             uploads_post(post(crate::images_routes::blend)),
@@ -181,10 +181,6 @@ pub fn cors_layer(origins: &[String]) -> Option<CorsLayer> {
 /// every POST body under the configured `--max-body-bytes` before it gets here.
 fn uploads_post(route: MethodRouter<Arc<AppState>>) -> MethodRouter<Arc<AppState>> {
     route.layer(DefaultBodyLimit::disable())
-}
-
-fn not_implemented_post(path: &'static str) -> MethodRouter<Arc<AppState>> {
-    post(move || async move { ApiError::not_implemented(&format!("POST {path}")) })
 }
 
 async fn introspect() -> Json<Value> {

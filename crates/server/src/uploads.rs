@@ -60,6 +60,13 @@ impl Uploads {
         self.files.keys().cloned().collect()
     }
 
+    /// Files already read (the chain route reads its own form).
+    pub fn from_files(files: impl IntoIterator<Item = (String, Vec<u8>)>) -> Self {
+        Self {
+            files: files.into_iter().collect(),
+        }
+    }
+
     pub fn has(&self, name: &str) -> bool {
         self.files.contains_key(name)
     }

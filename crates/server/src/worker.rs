@@ -130,6 +130,10 @@ impl JobRunner for PipelineRunner {
                 txt2txt,
                 progress,
             )?,
+            JobSpec::Chain(chain) => {
+                crate::chain_routes::run_job(&self.pipelines, &self.writer, device, job, chain, progress)?;
+                Box::new(|| Ok(()))
+            }
             JobSpec::Blend(blend) => {
                 let ctx = self.context(device, &blend.params, &blend.stages, progress);
                 let image = ctx.blend(&blend.sources[0].0, &blend.sources[1].0, &blend.mask.0)?;

@@ -1,0 +1,37 @@
+//! `reduce-thumbnail`: shrinks every image to fit in `width × height`, keeping its aspect
+//! ratio and never enlarging (PIL's `thumbnail`). onnx-web's stage is broken (it keeps PIL's
+//! `None` result); this is what it means to do, applied to the sources.
+
+use image::RgbImage;
+
+use super::Stage;
+use crate::error::Result;
+use crate::pipeline::StageRun;
+
+pub struct ReduceThumbnail;
+
+impl Stage for ReduceThumbnail {
+    fn run(&self, run: &StageRun<'_>, sources: Vec<RgbImage>) -> Result<Vec<RgbImage>> {
+        let size = run.stage.size;
+        Ok(sources
+            .into_iter()
+            .map(|image| {
+                if image.width() <= size.width && image.height() <= size.height {
+                    return image;
+                }
+                let (w, h) = onnx_web_imageops::contain_size(
+                    image.width(),
+                    image.height(),
+                    size.width,
+                    size.height,
+                );
+                onnx_web_imageops::resize(
+                    &image,
+                    w.max(1),
+                    h.max(1),
+                    onnx_web_imageops::ResizeMethod::Bicubic,
+                )
+            })
+            .collect())
+    }
+}
