@@ -112,8 +112,7 @@ fn run_stage(
         Ok::<_, RunError>(out)
     };
     let tiled = kind.tiled()
-        && (stage_mask.is_some()
-            || images.iter().any(|i| i.width() > tile || i.height() > tile));
+        && (stage_mask.is_some() || images.iter().any(|i| i.width() > tile || i.height() > tile));
     if !tiled {
         return run(stage_mask, images);
     }

@@ -32,7 +32,9 @@ pub fn parse_tile_size(value: &Value) -> Result<u32, String> {
         if n.fract() == 0.0 && (8.0..=f64::from(u32::MAX)).contains(&n) {
             Ok(n as u32)
         } else {
-            Err(format!("a tile size must be a whole number of pixels, at least 8; got {n}"))
+            Err(format!(
+                "a tile size must be a whole number of pixels, at least 8; got {n}"
+            ))
         }
     };
     match value {
@@ -111,6 +113,14 @@ impl PlannedStage {
             .get(key)
             .and_then(crate::schema::number)
             .unwrap_or(default)
+    }
+
+    /// The stage's own `width`/`height` (reduce stages), default the image size.
+    pub fn own_size(&self) -> Size {
+        Size {
+            width: self.number("width", f64::from(self.size.width)) as u32,
+            height: self.number("height", f64::from(self.size.height)) as u32,
+        }
     }
 
     /// A text parameter.

@@ -113,19 +113,24 @@ pub fn parse_chain(bytes: &[u8], content_type: Option<&str>) -> Result<ChainRequ
     let text = std::str::from_utf8(bytes)
         .map_err(|_| ChainError::body("chain", "the pipeline is not valid UTF-8 text"))?;
     let json_only = content_type.is_some_and(|t| {
-        let t = t.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let t = t
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         t == "application/json" || t.ends_with("+json")
     });
     let value: Value = match serde_json::from_str(text) {
         Ok(value) => value,
         Err(error) if json_only => {
-            return Err(ChainError::body(
-                "chain",
-                format!("invalid JSON: {error}"),
-            ))
+            return Err(ChainError::body("chain", format!("invalid JSON: {error}")))
         }
         Err(_) => serde_yaml::from_str(text).map_err(|error| {
-            ChainError::body("chain", format!("neither valid JSON nor valid YAML: {error}"))
+            ChainError::body(
+                "chain",
+                format!("neither valid JSON nor valid YAML: {error}"),
+            )
         })?,
     };
     validate(value)
@@ -223,17 +228,16 @@ fn validate_stage(index: usize, value: Value) -> Result<StageRequest, ChainError
             format!("must be an object, got {}", type_name(&value)),
         ));
     };
-    let string_field = |stage: &mut Map<String, Value>, key: &str, at: &StageRef| match stage
-        .remove(key)
-    {
-        Some(Value::String(s)) => Ok(s),
-        None => Err(ChainError::stage(at.clone(), key, "is required")),
-        Some(other) => Err(ChainError::stage(
-            at.clone(),
-            key,
-            format!("must be a string, got {}", type_name(&other)),
-        )),
-    };
+    let string_field =
+        |stage: &mut Map<String, Value>, key: &str, at: &StageRef| match stage.remove(key) {
+            Some(Value::String(s)) => Ok(s),
+            None => Err(ChainError::stage(at.clone(), key, "is required")),
+            Some(other) => Err(ChainError::stage(
+                at.clone(),
+                key,
+                format!("must be a string, got {}", type_name(&other)),
+            )),
+        };
     at.name = string_field(&mut stage, "name", &at)?;
     let kind = string_field(&mut stage, "type", &at)?;
     let Some(info) = stages::find(&kind) else {
@@ -260,7 +264,10 @@ fn validate_stage(index: usize, value: Value) -> Result<StageRequest, ChainError
     };
     for (key, value) in &params {
         let field = format!("params.{key}");
-        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphabetic() || c == '-' || c == '_')
+        if key.is_empty()
+            || !key
+                .chars()
+                .all(|c| c.is_ascii_alphabetic() || c == '-' || c == '_')
         {
             return Err(ChainError::stage(
                 at,
@@ -460,8 +467,10 @@ mod tests {
 
     #[test]
     fn errors_name_the_stage_and_field() {
-        let e = err(r#"{"stages": [{"name": "a", "type": "persist-disk", "params": {}},
-            {"name": "refine", "type": "blend-img2img", "params": {}}]}"#);
+        let e = err(
+            r#"{"stages": [{"name": "a", "type": "persist-disk", "params": {}},
+            {"name": "refine", "type": "blend-img2img", "params": {}}]}"#,
+        );
         assert_eq!(e.stage.as_ref().unwrap().index, 1);
         assert_eq!(e.field, "params.strength");
         assert!(e.to_string().contains("\"refine\" (blend-img2img)"), "{e}");
@@ -474,11 +483,17 @@ mod tests {
         assert_eq!(e.field, "params.a1");
         let e = err(r#"{"stages": [{"name": "x", "type": "persist-disk", "params": {"a": [1]}}]}"#);
         assert_eq!(e.field, "params.a");
-        let e = err(r#"{"stages": [{"name": "x", "type": "persist-disk", "params": {"tiles": "huge"}}]}"#);
+        let e = err(
+            r#"{"stages": [{"name": "x", "type": "persist-disk", "params": {"tiles": "huge"}}]}"#,
+        );
         assert_eq!(e.field, "params.tiles");
-        let e = err(r#"{"stages": [{"name": "x", "type": "upscale-simple", "params": {"method": "cubic"}}]}"#);
+        let e = err(
+            r#"{"stages": [{"name": "x", "type": "upscale-simple", "params": {"method": "cubic"}}]}"#,
+        );
         assert_eq!(e.field, "params.method");
-        let e = err(r#"{"stages": [{"name": "x", "type": "blend-img2img", "params": {"strength": 2}}]}"#);
+        let e = err(
+            r#"{"stages": [{"name": "x", "type": "blend-img2img", "params": {"strength": 2}}]}"#,
+        );
         assert_eq!(e.field, "params.strength");
         let e = err(r#"{"stages": [{"type": "persist-disk", "params": {}}]}"#);
         assert_eq!(e.field, "name");
@@ -503,7 +518,9 @@ mod tests {
         let ok = r#"{"stages": [{"name": "get", "type": "source-url", "params": {"source_urls": ["http://a/x.png", "http://b/y.png"]}},
             {"name": "get2", "type": "source-url", "params": {"source_urls": "http://a/z.png"}}]}"#;
         assert_eq!(parse_chain(ok.as_bytes(), None).unwrap().stages.len(), 2);
-        let e = err(r#"{"stages": [{"name": "get", "type": "source-url", "params": {"source_urls": [1]}}]}"#);
+        let e = err(
+            r#"{"stages": [{"name": "get", "type": "source-url", "params": {"source_urls": [1]}}]}"#,
+        );
         assert_eq!(e.field, "params.source_urls");
     }
 }

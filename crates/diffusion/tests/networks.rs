@@ -85,7 +85,10 @@ fn lora_delta_is_alpha_over_rank_times_up_down_transposed_for_matmul() {
                 .sum();
             let expected = original.data[i * out + o] + 0.5 * alpha / rank as f32 * delta;
             let got = tensor.data[i * out + o];
-            assert!((got - expected).abs() < 1e-5, "[{i},{o}] {got} vs {expected}");
+            assert!(
+                (got - expected).abs() < 1e-5,
+                "[{i},{o}] {got} vs {expected}"
+            );
         }
     }
 }
@@ -98,16 +101,23 @@ fn inversion_adds_its_tokens_and_changes_exactly_their_embeddings() {
     let names: Vec<&str> = tokens.iter().map(|(t, _)| t.as_str()).collect();
     assert_eq!(
         names,
-        ["tiny-inversion-0", "tiny-inversion-1", "tiny-inversion", "tiny-inversion-all"]
+        [
+            "tiny-inversion-0",
+            "tiny-inversion-1",
+            "tiny-inversion",
+            "tiny-inversion-all"
+        ]
     );
 
     let engine = Engine::new(EngineOptions::default()).expect("ONNX Runtime");
     let dir = root.join("diffusion-tiny-int64");
     let tokenizer = Arc::new(ClipTokenizer::from_dir(&dir.join("tokenizer")).unwrap());
     let load = |weight: f32| {
-        let networks =
-            resolve_networks(&root, &[token(NetworkKind::Inversion, "tiny-inversion", weight)])
-                .unwrap();
+        let networks = resolve_networks(
+            &root,
+            &[token(NetworkKind::Inversion, "tiny-inversion", weight)],
+        )
+        .unwrap();
         StableDiffusion::load_with_networks(&engine, &dir, "cpu", Arc::clone(&tokenizer), &networks)
             .unwrap()
     };
@@ -131,12 +141,18 @@ fn inversion_adds_its_tokens_and_changes_exactly_their_embeddings() {
     // Same ids, different inversion weight: outputs differ from the token's position on (CLIP's
     // attention is causal), and not before it.
     let dim = 32;
-    let with_token = |models: &StableDiffusion| {
-        models.text_encoder.encode(&ids, 1).unwrap().data
-    };
+    let with_token = |models: &StableDiffusion| models.text_encoder.encode(&ids, 1).unwrap().data;
     let (a, b) = (with_token(&one), with_token(&two));
-    assert_eq!(a[..2 * dim], b[..2 * dim], "positions before the token are unchanged");
-    assert_ne!(a[2 * dim..3 * dim], b[2 * dim..3 * dim], "the token's embedding changes");
+    assert_eq!(
+        a[..2 * dim],
+        b[..2 * dim],
+        "positions before the token are unchanged"
+    );
+    assert_ne!(
+        a[2 * dim..3 * dim],
+        b[2 * dim..3 * dim],
+        "the token's embedding changes"
+    );
     // Prompts without the token encode exactly as on the plain model.
     let plain = StableDiffusion::load(&engine, &dir, "cpu", Arc::clone(&tokenizer)).unwrap();
     assert_eq!(
@@ -152,9 +168,11 @@ fn network_names_cannot_leave_their_folder() {
         assert!(resolve_networks(&root, &[token(NetworkKind::Lora, name, 1.0)]).is_err());
     }
     // weight 0 LoRAs are dropped: they cannot change the model.
-    assert!(resolve_networks(&root, &[token(NetworkKind::Lora, "tiny-lora", 0.0)])
-        .unwrap()
-        .is_empty());
+    assert!(
+        resolve_networks(&root, &[token(NetworkKind::Lora, "tiny-lora", 0.0)])
+            .unwrap()
+            .is_empty()
+    );
     let found = resolve_networks(&root, &[token(NetworkKind::Lora, "tiny-lora", 0.5)]).unwrap();
     assert_eq!(found[0].path, root.join("lora/tiny-lora.safetensors"));
 }

@@ -4,8 +4,8 @@
 
 use image::RgbImage;
 use onnx_web_diffusion::latents::latents_from_seed;
-use onnx_web_diffusion::prompt::encode_prompt;
 use onnx_web_diffusion::latents::{reseed_region, reseed_seed};
+use onnx_web_diffusion::prompt::encode_prompt;
 use onnx_web_diffusion::prompt_parser::{parse_prompt, slice_prompt};
 use onnx_web_diffusion::schedulers::{create_scheduler, Scheduler, SchedulerOptions};
 use onnx_web_diffusion::text_encoder::Embeddings;

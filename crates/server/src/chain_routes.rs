@@ -207,11 +207,13 @@ fn plan_stage(
     }
     if UPSCALING_STAGES.contains(&stage.kind.as_str()) {
         let wants_folder = stage.kind == "upscale-stable-diffusion";
-        let usable = options
-            .upscale
-            .upscale_model
-            .as_ref()
-            .is_some_and(|p| if wants_folder { p.is_dir() } else { p.is_file() });
+        let usable = options.upscale.upscale_model.as_ref().is_some_and(|p| {
+            if wants_folder {
+                p.is_dir()
+            } else {
+                p.is_file()
+            }
+        });
         if !usable {
             let what = if wants_folder {
                 "a Stable Diffusion upscaler folder"
@@ -250,9 +252,7 @@ fn plan_stage(
         None => None,
         Some(bytes) => {
             let uploads = Uploads::from_files([(mask_key.clone(), bytes.clone())]);
-            uploads
-                .mask(&mask_key)?
-                .map(|m| StageMask(Arc::new(m)))
+            uploads.mask(&mask_key)?.map(|m| StageMask(Arc::new(m)))
         }
     };
     for required in ["blend-linear", "blend-mask"] {

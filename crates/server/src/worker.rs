@@ -131,7 +131,14 @@ impl JobRunner for PipelineRunner {
                 progress,
             )?,
             JobSpec::Chain(chain) => {
-                crate::chain_routes::run_job(&self.pipelines, &self.writer, device, job, chain, progress)?;
+                crate::chain_routes::run_job(
+                    &self.pipelines,
+                    &self.writer,
+                    device,
+                    job,
+                    chain,
+                    progress,
+                )?;
                 Box::new(|| Ok(()))
             }
             JobSpec::Blend(blend) => {

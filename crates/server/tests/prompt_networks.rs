@@ -140,7 +140,10 @@ fn reseed_tokens_replace_the_starting_noise_of_their_region() {
     let server = TestServer::start();
     let plain = generate(&server, "a red cube");
     let reseeded = generate(&server, "a red cube <reseed:0:0:32:32:5>");
-    assert_eq!(reseeded, generate(&server, "a red cube <reseed:0:0:32:32:5>"));
+    assert_eq!(
+        reseeded,
+        generate(&server, "a red cube <reseed:0:0:32:32:5>")
+    );
     // Only the top-left quarter's noise changes, so that is where the image changes most.
     let quarter_difference = |top: u32, left: u32| {
         let mut total = 0u64;
@@ -154,7 +157,10 @@ fn reseed_tokens_replace_the_starting_noise_of_their_region() {
     };
     let top_left = quarter_difference(0, 0);
     assert!(top_left > 0);
-    assert!(top_left > quarter_difference(32, 32), "the reseeded corner changes most");
+    assert!(
+        top_left > quarter_difference(32, 32),
+        "the reseeded corner changes most"
+    );
     // A region off the 8-pixel grid is skipped, as numpy refuses it.
     assert_eq!(plain, generate(&server, "a red cube <reseed:0:0:30:30:5>"));
 }

@@ -54,9 +54,9 @@ impl Stage for BlendGrid {
         };
         let mut grid = RgbImage::new(grid_w, grid_h);
         for (cell, &index) in order.iter().enumerate().take((columns * rows) as usize) {
-            let image = sources.get(index).ok_or_else(|| {
-                RunError::Input(format!("order: there is no image {index}"))
-            })?;
+            let image = sources
+                .get(index)
+                .ok_or_else(|| RunError::Input(format!("order: there is no image {index}")))?;
             let (x, y) = (cell as u32 % columns, cell as u32 / columns);
             onnx_web_imageops::paste(
                 &mut grid,

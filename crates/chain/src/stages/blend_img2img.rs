@@ -43,7 +43,10 @@ impl Stage for BlendImg2Img {
         let strength = run.stage.number("strength", 0.5) as f32;
         let mut one = run.stage.clone();
         one.params.batch = 1;
-        let run = StageRun { stage: &one, ..*run };
+        let run = StageRun {
+            stage: &one,
+            ..*run
+        };
         let ctx = super::job_context(&run, HighresOptions::disabled());
         let mut out = Vec::with_capacity(sources.len());
         for source in &sources {

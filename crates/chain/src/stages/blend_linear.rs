@@ -34,12 +34,16 @@ impl Stage for BlendLinear {
 
 /// The stage's `source:<name>` upload.
 pub(super) fn stage_source<'a>(run: &'a StageRun<'_>) -> Result<&'a RgbImage> {
-    run.stage.source.as_ref().map(|s| s.0.as_ref()).ok_or_else(|| {
-        RunError::Input(format!(
-            "{} needs an image uploaded as source:{}",
-            run.stage.kind, run.stage.name
-        ))
-    })
+    run.stage
+        .source
+        .as_ref()
+        .map(|s| s.0.as_ref())
+        .ok_or_else(|| {
+            RunError::Input(format!(
+                "{} needs an image uploaded as source:{}",
+                run.stage.kind, run.stage.name
+            ))
+        })
 }
 
 /// `other` at the size of `like` (bilinear), as the stage images must match the sources.

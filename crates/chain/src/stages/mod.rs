@@ -36,8 +36,14 @@ mod upscale_swinir;
 /// The type of a stage's own parameter, checked when the chain is parsed.
 #[derive(Clone, Copy)]
 pub enum ParamType {
-    Number { min: f64, max: f64 },
-    Int { min: i64, max: i64 },
+    Number {
+        min: f64,
+        max: f64,
+    },
+    Int {
+        min: i64,
+        max: i64,
+    },
     Text,
     Choice(&'static [&'static str]),
     /// A string accepted by the function; the text says what it must be.
@@ -123,9 +129,18 @@ pub trait Stage: Send + Sync {
 
 /// Every stage type, aliases included, in onnx-web's order.
 static STAGES: &[(&str, &dyn Stage)] = &[
-    ("blend-denoise", &blend_denoise_fastnlmeans::BlendDenoiseFastNlMeans),
-    ("blend-denoise-fastnlmeans", &blend_denoise_fastnlmeans::BlendDenoiseFastNlMeans),
-    ("blend-denoise-localstd", &blend_denoise_localstd::BlendDenoiseLocalStd),
+    (
+        "blend-denoise",
+        &blend_denoise_fastnlmeans::BlendDenoiseFastNlMeans,
+    ),
+    (
+        "blend-denoise-fastnlmeans",
+        &blend_denoise_fastnlmeans::BlendDenoiseFastNlMeans,
+    ),
+    (
+        "blend-denoise-localstd",
+        &blend_denoise_localstd::BlendDenoiseLocalStd,
+    ),
     ("blend-img2img", &blend_img2img::BlendImg2Img),
     ("blend-inpaint", &upscale_outpaint::UpscaleOutpaint),
     ("blend-grid", &blend_grid::BlendGrid),
@@ -146,7 +161,10 @@ static STAGES: &[(&str, &dyn Stage)] = &[
     ("upscale-outpaint", &upscale_outpaint::UpscaleOutpaint),
     ("upscale-resrgan", &upscale_resrgan::UpscaleRealEsrgan),
     ("upscale-simple", &upscale_simple::UpscaleSimple),
-    ("upscale-stable-diffusion", &upscale_stable_diffusion::UpscaleStableDiffusion),
+    (
+        "upscale-stable-diffusion",
+        &upscale_stable_diffusion::UpscaleStableDiffusion,
+    ),
     ("upscale-swinir", &upscale_swinir::UpscaleSwinIr),
 ];
 

@@ -24,10 +24,12 @@ impl Stage for PersistDisk {
             );
         }
         for (name, image) in run.outputs.iter().zip(&sources) {
-            run.sink.save(name, image).map_err(|message| RunError::Save {
-                name: name.clone(),
-                message,
-            })?;
+            run.sink
+                .save(name, image)
+                .map_err(|message| RunError::Save {
+                    name: name.clone(),
+                    message,
+                })?;
         }
         Ok(sources)
     }

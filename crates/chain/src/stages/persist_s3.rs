@@ -12,7 +12,10 @@ use crate::pipeline::StageRun;
 pub struct PersistS3;
 
 const PARAMS: &[ParamSpec] = &[
-    ParamSpec::required("bucket", ParamType::Check(super::s3::is_bucket_name, "a bucket name")),
+    ParamSpec::required(
+        "bucket",
+        ParamType::Check(super::s3::is_bucket_name, "a bucket name"),
+    ),
     ParamSpec::optional("endpoint_url", ParamType::Text),
     ParamSpec::optional("profile_name", ParamType::Text),
 ];

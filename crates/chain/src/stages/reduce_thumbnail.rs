@@ -4,15 +4,19 @@
 
 use image::RgbImage;
 
-use super::Stage;
+use super::{ParamSpec, Stage};
 use crate::error::Result;
 use crate::pipeline::StageRun;
 
 pub struct ReduceThumbnail;
 
 impl Stage for ReduceThumbnail {
+    fn params(&self) -> &'static [ParamSpec] {
+        super::reduce_crop::SIZE_PARAMS
+    }
+
     fn run(&self, run: &StageRun<'_>, sources: Vec<RgbImage>) -> Result<Vec<RgbImage>> {
-        let size = run.stage.size;
+        let size = run.stage.own_size();
         Ok(sources
             .into_iter()
             .map(|image| {

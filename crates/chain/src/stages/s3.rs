@@ -75,11 +75,10 @@ impl Bucket {
             .to_owned();
         let endpoint = match run.stage.text("endpoint_url").filter(|e| !e.is_empty()) {
             Some(url) => {
-                super::source_url::check_url(url, run.urls)
-                    .map_err(|message| RunError::Url {
-                        url: url.to_owned(),
-                        message,
-                    })?;
+                super::source_url::check_url(url, run.urls).map_err(|message| RunError::Url {
+                    url: url.to_owned(),
+                    message,
+                })?;
                 Some(url.to_owned())
             }
             None => settings.endpoint.clone(),

@@ -10,7 +10,10 @@ pub struct SourceS3;
 
 const PARAMS: &[ParamSpec] = &[
     ParamSpec::required("source_keys", ParamType::TextList),
-    ParamSpec::required("bucket", ParamType::Check(super::s3::is_bucket_name, "a bucket name")),
+    ParamSpec::required(
+        "bucket",
+        ParamType::Check(super::s3::is_bucket_name, "a bucket name"),
+    ),
     ParamSpec::optional("endpoint_url", ParamType::Text),
     ParamSpec::optional("profile_name", ParamType::Text),
 ];

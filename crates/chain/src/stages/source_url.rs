@@ -106,7 +106,10 @@ pub fn check_url(url: &str, policy: &UrlPolicy) -> std::result::Result<SocketAdd
 
 fn resolve(url: &reqwest::Url, policy: &UrlPolicy) -> std::result::Result<SocketAddr, String> {
     if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("only http and https URLs are fetched, not {}:", url.scheme()));
+        return Err(format!(
+            "only http and https URLs are fetched, not {}:",
+            url.scheme()
+        ));
     }
     let host = url.host_str().ok_or("the URL has no host")?;
     let port = url.port_or_known_default().ok_or("the URL has no port")?;
@@ -115,7 +118,9 @@ fn resolve(url: &reqwest::Url, policy: &UrlPolicy) -> std::result::Result<Socket
         .to_socket_addrs()
         .map_err(|e| format!("cannot resolve {host}: {e}"))?
         .collect();
-    let first = *addrs.first().ok_or_else(|| format!("{host} has no address"))?;
+    let first = *addrs
+        .first()
+        .ok_or_else(|| format!("{host} has no address"))?;
     if !policy.allow_private {
         if let Some(bad) = addrs.iter().find(|a| !is_public(a.ip())) {
             return Err(format!(
@@ -161,8 +166,14 @@ pub fn fetch(url: &str, policy: &UrlPolicy) -> std::result::Result<Vec<u8>, Stri
         if !status.is_success() {
             return Err(format!("the server answered {status}"));
         }
-        if response.content_length().is_some_and(|n| n > policy.max_bytes) {
-            return Err(format!("larger than the limit of {} bytes", policy.max_bytes));
+        if response
+            .content_length()
+            .is_some_and(|n| n > policy.max_bytes)
+        {
+            return Err(format!(
+                "larger than the limit of {} bytes",
+                policy.max_bytes
+            ));
         }
         let mut body = Vec::new();
         response
@@ -170,7 +181,10 @@ pub fn fetch(url: &str, policy: &UrlPolicy) -> std::result::Result<Vec<u8>, Stri
             .read_to_end(&mut body)
             .map_err(|e| e.to_string())?;
         if body.len() as u64 > policy.max_bytes {
-            return Err(format!("larger than the limit of {} bytes", policy.max_bytes));
+            return Err(format!(
+                "larger than the limit of {} bytes",
+                policy.max_bytes
+            ));
         }
         return Ok(body);
     }
@@ -184,8 +198,19 @@ mod tests {
     #[test]
     fn address_classes() {
         for bad in [
-            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0",
-            "100.64.0.1", "::1", "::", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "224.0.0.1",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "::",
+            "fe80::1",
+            "fd00::1",
+            "::ffff:127.0.0.1",
+            "224.0.0.1",
         ] {
             assert!(!is_public(bad.parse().unwrap()), "{bad}");
         }

@@ -26,8 +26,14 @@ impl Stage for UpscaleHighres {
         // Only highres: no correction or final upscaling in this stage.
         one.upscale.upscale = false;
         one.upscale.faces = false;
-        let run = StageRun { stage: &one, ..*run };
+        let run = StageRun {
+            stage: &one,
+            ..*run
+        };
         let ctx = super::job_context(&run, highres);
-        sources.iter().map(|image| Ok(ctx.upscale(image)?)).collect()
+        sources
+            .iter()
+            .map(|image| Ok(ctx.upscale(image)?))
+            .collect()
     }
 }

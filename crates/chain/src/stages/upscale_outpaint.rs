@@ -81,7 +81,10 @@ impl Stage for UpscaleOutpaint {
         };
         let mut one = stage.clone();
         one.params.batch = 1;
-        let run = StageRun { stage: &one, ..*run };
+        let run = StageRun {
+            stage: &one,
+            ..*run
+        };
         let ctx = super::job_context(&run, HighresOptions::disabled());
         let mut out = Vec::with_capacity(sources.len());
         for source in &sources {

@@ -26,7 +26,9 @@ impl Stage for UpscaleRealEsrgan {
 
 /// The stage's upscaling model (checked to exist when the chain was accepted).
 pub(super) fn model_path<'a>(run: &'a StageRun<'_>) -> Result<&'a Path> {
-    run.stage.upscale.upscale_model.as_deref().ok_or_else(|| {
-        RunError::Input(format!("{} needs an upscaling model", run.stage.kind))
-    })
+    run.stage
+        .upscale
+        .upscale_model
+        .as_deref()
+        .ok_or_else(|| RunError::Input(format!("{} needs an upscaling model", run.stage.kind)))
 }

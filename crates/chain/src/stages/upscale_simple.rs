@@ -41,7 +41,12 @@ impl Stage for UpscaleSimple {
         Ok(sources
             .iter()
             .map(|image| {
-                onnx_web_imageops::resize(image, image.width() * scale, image.height() * scale, method)
+                onnx_web_imageops::resize(
+                    image,
+                    image.width() * scale,
+                    image.height() * scale,
+                    method,
+                )
             })
             .collect())
     }
