@@ -209,7 +209,7 @@ pub fn check_size(size: Size) -> Result<()> {
 /// `<reseed:TOP:LEFT:BOTTOM:RIGHT:SEED>` tokens (§5.6): fresh latents from SEED in the region
 /// (SEED -1 draws one from the job's seed). Regions off the 8-pixel grid or outside the image
 /// are skipped, as numpy refuses them.
-fn apply_reseeds(latents: &mut [f32], shape: [usize; 4], prompt: &str, job_seed: u32) {
+pub(crate) fn apply_reseeds(latents: &mut [f32], shape: [usize; 4], prompt: &str, job_seed: u32) {
     let reseeds = parse_prompt(prompt).reseeds;
     if reseeds.is_empty() {
         return;

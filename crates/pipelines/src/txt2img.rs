@@ -143,6 +143,12 @@ pub fn denoise(
     let latent_shape = latent_shape(batch, width, height);
     let latent_len: usize = latent_shape.iter().product();
     let mut latents = latents_from_seed(u64::from(params.seed), batch, width, height);
+    crate::sd::apply_reseeds(
+        &mut latents,
+        latent_shape,
+        slice_prompt(&params.prompt, 0),
+        params.seed,
+    );
     let init_sigma = scheduler.init_noise_sigma();
     latents.iter_mut().for_each(|x| *x *= init_sigma);
 

@@ -161,6 +161,12 @@ fn reseed_tokens_replace_the_starting_noise_of_their_region() {
         top_left > quarter_difference(32, 32),
         "the reseeded corner changes most"
     );
-    // A region off the 8-pixel grid is skipped, as numpy refuses it.
-    assert_eq!(plain, generate(&server, "a red cube <reseed:0:0:30:30:5>"));
+    // Pixel regions map to latent cells by floor division, as numpy slices them: 30 px covers
+    // the same 3×3 cells as 24 px.
+    assert_eq!(
+        generate(&server, "a red cube <reseed:0:0:30:30:5>"),
+        generate(&server, "a red cube <reseed:0:0:24:24:5>")
+    );
+    // A region that does not fit the image is skipped (numpy cannot assign it).
+    assert_eq!(plain, generate(&server, "a red cube <reseed:0:0:128:128:5>"));
 }

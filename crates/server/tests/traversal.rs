@@ -180,10 +180,27 @@ fn model_network_and_wildcard_names_never_leave_their_folders() {
             }
         }
     }
-    // Network and wildcard names in the prompt: unknown ones are ignored, the secret never read.
-    let job = server.txt2img(
-        "steps=2&width=64&height=64&prompt=%3Clora:..%2F..%2Fsecret:1%3E+%3Cinversion:%2Fetc%2Fpasswd:1%3E+__stolen__+__..%2F..%2Fsecret__+__colors__",
-    );
+    // Network names in the prompt are looked up among the listed networks: a name that tries
+    // to leave the folder is an unknown network, which fails the job naming it (as a missing
+    // LoRA file fails onnx-web's job); the secret is never read.
+    for token in [
+        "%3Clora:..%2F..%2Fsecret:1%3E",
+        "%3Cinversion:%2Fetc%2Fpasswd:1%3E",
+    ] {
+        let job = server.txt2img(&format!("steps=2&width=64&height=64&prompt={token}+a+cube"));
+        let key = job["outputs"][0].as_str().unwrap();
+        let last = server.wait(key).pop().unwrap();
+        assert_eq!(last["failed"], true, "{last}");
+        let reason = last["reason"].as_str().unwrap_or_default();
+        assert!(
+            reason.contains("no lora") || reason.contains("no inversion"),
+            "{last}"
+        );
+        assert!(!last.to_string().contains(SECRET), "{last}");
+    }
+    // Wildcard names: unknown ones (out of the folder) expand to nothing, the inside one works.
+    let job = server
+        .txt2img("steps=2&width=64&height=64&prompt=__stolen__+__..%2F..%2Fsecret__+__colors__");
     let key = job["outputs"][0].as_str().unwrap();
     let last = server.wait(key).pop().unwrap();
     assert_eq!(last["failed"], false, "{last}");
