@@ -107,7 +107,7 @@ pub async fn chain(
     submit(&state, plan, base, size, platform).await
 }
 
-type Planned = (
+pub(crate) type Planned = (
     ChainPlan,
     crate::params::BaseParams,
     onnx_web_pipelines::Size,
@@ -121,7 +121,15 @@ fn plan_chain(
     files: &HashMap<String, Vec<u8>>,
 ) -> Result<Planned, ApiError> {
     let catalog = state.catalog();
-    let ctx = state.parse_context(&catalog);
+    plan_chain_in(&state.parse_context(&catalog), chain, files)
+}
+
+/// [`plan_chain`] against a parse context (the fuzz target's sample models).
+pub(crate) fn plan_chain_in(
+    ctx: &ParseContext<'_>,
+    chain: &ChainRequest,
+    files: &HashMap<String, Vec<u8>>,
+) -> Result<Planned, ApiError> {
     // onnx-web's pipeline_from_json: params from `defaults.params` when present, else
     // `defaults`; the device from `defaults.device`, else `defaults`.
     let defaults = &chain.defaults;
@@ -141,13 +149,13 @@ fn plan_chain(
             );
         }
     }
-    let (base, size, platform) = build_base_params(&query, &ctx, "txt2img")
+    let (base, size, platform) = build_base_params(&query, ctx, "txt2img")
         .map_err(|e| ApiError::bad_request(format!("defaults: {}", e.message())))?;
     let stages = chain
         .stages
         .iter()
         .enumerate()
-        .map(|(index, stage)| plan_stage(&ctx, index, stage, files))
+        .map(|(index, stage)| plan_stage(ctx, index, stage, files))
         .collect::<Result<Vec<_>, _>>()?;
     Ok((ChainPlan { stages }, base, size, platform))
 }

@@ -61,12 +61,7 @@ impl QueryParser {
     /// upscale, highres and border groups. Returns the parsed base parameters as debug text.
     pub fn parse_image_query(&self, endpoint: &str, raw: &str) -> Result<String, ApiError> {
         let query = Query::parse(Some(raw))?;
-        let ctx = ParseContext {
-            params: &self.params,
-            catalog: &self.catalog,
-            platforms: &self.platforms,
-            schedulers: &self.schedulers,
-        };
+        let ctx = self.context();
         let (base, size, platform) = build_base_params(&query, &ctx, endpoint)?;
         let upscale = build_upscale(&query, &ctx)?;
         let highres = build_highres(&query, &ctx)?;
@@ -74,6 +69,47 @@ impl QueryParser {
         Ok(format!(
             "{base:?} {size:?} {platform:?} {upscale:?} {highres:?} {border:?}"
         ))
+    }
+}
+
+impl QueryParser {
+    fn context(&self) -> ParseContext<'_> {
+        ParseContext {
+            params: &self.params,
+            catalog: &self.catalog,
+            platforms: &self.platforms,
+            schedulers: &self.schedulers,
+        }
+    }
+
+    /// Parses a chain body (JSON, YAML, or either when the type is unknown) and plans every
+    /// stage against the sample models as `POST /api/chain` does. Returns the stage count.
+    pub fn parse_chain(&self, body: &[u8], content_type: Option<&str>) -> Result<usize, ApiError> {
+        let chain = onnx_web_chain::parse_chain(body, content_type)
+            .map_err(|error| ApiError::bad_request(error.to_string()))?;
+        let (plan, ..) =
+            crate::chain_routes::plan_chain_in(&self.context(), &chain, &Default::default())?;
+        Ok(plan.stages.len())
+    }
+
+    /// Runs a prompt through everything that reads the prompt language: wildcards (seeded),
+    /// prompt stages, intervals, network/region/reseed/clip tokens and attention weights.
+    /// Returns the expanded prompt.
+    pub fn parse_prompt(&self, prompt: &str, seed: u32) -> String {
+        use onnx_web_diffusion::prompt_parser as grammar;
+        let expanded = self
+            .catalog
+            .wildcards
+            .expand(prompt, seed)
+            .unwrap_or_else(|_| prompt.to_owned());
+        let expanded = grammar::expand_intervals(&expanded);
+        for stage in 0..3 {
+            let part = grammar::slice_prompt(&expanded, stage);
+            let parsed = grammar::parse_prompt(part);
+            let _ = grammar::parse_weighted(&parsed.text);
+        }
+        let _ = grammar::prompt_networks(&expanded, Some(prompt));
+        expanded
     }
 }
 
@@ -129,6 +165,28 @@ pub fn fuzz_query(parser: &QueryParser, data: &[u8]) {
             );
         }
     }
+}
+
+/// One fuzz input through the chain parser, as JSON, as YAML and untyped.
+pub fn fuzz_chain(parser: &QueryParser, data: &[u8]) {
+    for content_type in [Some("application/json"), Some("application/yaml"), None] {
+        if let Err(error) = parser.parse_chain(data, content_type) {
+            assert_eq!(
+                error.status(),
+                axum::http::StatusCode::BAD_REQUEST,
+                "{error}"
+            );
+        }
+    }
+}
+
+/// One fuzz input through the prompt language (the first 4 bytes seed the wildcards).
+pub fn fuzz_prompt(parser: &QueryParser, data: &[u8]) {
+    let seed = data
+        .get(..4)
+        .map_or(0, |b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+    let prompt = String::from_utf8_lossy(data.get(4..).unwrap_or_default());
+    parser.parse_prompt(&prompt, seed);
 }
 
 /// One fuzz input through the upload parser (see [`split_boundary`]).

@@ -124,9 +124,20 @@ fn wildcards_are_listed_and_seeded() {
 fn long_weighted_and_staged_prompts_generate() {
     let server = TestServer::start();
     let short = generate(&server, "a red cube");
-    let long_prompt = ["a red cube"; 40].join(", ");
-    let long = generate(&server, &long_prompt);
-    assert_ne!(short, long, "a prompt past 77 tokens keeps its tail");
+    // 40 × 4 tokens: the last words are past the first 77-token chunk.
+    let head = ["a red cube"; 40].join(", ");
+    let long = generate(&server, &format!("{head}, a blue sphere"));
+    let other_tail = generate(&server, &format!("{head}, a green pyramid"));
+    assert_ne!(long, other_tail, "a prompt past 77 tokens keeps its tail");
+    assert_ne!(short, long);
+    // pipeline=lpw is the same long-prompt encoding.
+    let query = format!(
+        "{BASE}&pipeline=lpw&prompt={}",
+        urlencode(&format!("{head}, a blue sphere"))
+    );
+    let job = server.txt2img(&query);
+    assert_eq!(job["params"]["pipeline"], "lpw");
+    assert_eq!(server.images(&job).remove(0), long);
     let weighted = generate(&server, "a (red:1.5) cube");
     assert!(mean_difference(&short, &weighted) > 0.1);
     // The base stage of txt2img uses prompt stage 0.
@@ -168,5 +179,8 @@ fn reseed_tokens_replace_the_starting_noise_of_their_region() {
         generate(&server, "a red cube <reseed:0:0:24:24:5>")
     );
     // A region that does not fit the image is skipped (numpy cannot assign it).
-    assert_eq!(plain, generate(&server, "a red cube <reseed:0:0:128:128:5>"));
+    assert_eq!(
+        plain,
+        generate(&server, "a red cube <reseed:0:0:128:128:5>")
+    );
 }
