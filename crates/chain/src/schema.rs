@@ -404,7 +404,7 @@ pub fn check_type(ty: &ParamType, value: &Value) -> Result<(), String> {
             };
             if let Some(bad) = items
                 .iter()
-                .find(|v| !v.as_u64().is_some_and(|n| n < 1 << 16))
+                .find(|v| v.as_u64().is_none_or(|n| n >= 1 << 16))
             {
                 return Err(expected("a list of non-negative integers", bad));
             }

@@ -119,13 +119,13 @@ impl<'a> XlStage<'a> {
         views: &[View],
         latents: &mut [f32],
         shape: [usize; 4],
-        aligned: (u32, u32),
         (width, height): (u32, u32),
     ) -> Result<Vec<RgbImage>> {
+        // The added time ids name the aligned size the latents stand for.
         let conditions = AddedConditions {
             embeddings,
-            width: aligned.0,
-            height: aligned.1,
+            width: (shape[3] * 8) as u32,
+            height: (shape[2] * 8) as u32,
         };
         let params = self.ctx.params;
         denoise(
@@ -184,7 +184,6 @@ pub fn txt2img(ctx: &JobContext<'_>, size: Size) -> Result<Vec<RgbImage>> {
         &views,
         &mut latents,
         [batch, 4, h, w],
-        (aw, ah),
         (size.width, size.height),
     )
 }
@@ -224,7 +223,6 @@ pub fn img2img(
         &views,
         &mut latents,
         shape,
-        (w8, h8),
         (width, height),
     )
 }

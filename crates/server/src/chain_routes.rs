@@ -202,9 +202,9 @@ fn plan_stage(
         ("correction", &ctx.catalog.models.correction),
     ] {
         if let Some(name) = query.get_not_empty(key) {
-            if !list.iter().any(|m| m.name == name)
-                && !(key == "upscaling" && crate::params::SIMPLE_UPSCALERS.contains(&name))
-            {
+            let listed = list.iter().any(|m| m.name == name)
+                || (key == "upscaling" && crate::params::SIMPLE_UPSCALERS.contains(&name));
+            if !listed {
                 return Err(stage_error(
                     index,
                     stage,

@@ -37,9 +37,9 @@ fn sdxl_txt2img_runs_both_encoders_and_the_added_conditions() {
         "{XL}&pipeline=txt2img-sdxl&steps=3&width=64&height=64&negativePrompt=blue"
     ));
     assert!(differing_pixels(&server.images(&negative)[0], image) > 100);
-    let other = server.txt2img(&format!(
-        "model=diffusion-tiny-sdxl&prompt=a+red+cube&cfg=5&seed=22&pipeline=txt2img-sdxl&steps=3&width=64&height=64"
-    ));
+    let other = server.txt2img(
+        "model=diffusion-tiny-sdxl&prompt=a+red+cube&cfg=5&seed=22&pipeline=txt2img-sdxl&steps=3&width=64&height=64",
+    );
     assert!(differing_pixels(&server.images(&other)[0], image) > 100);
 
     // Not a multiple of 64: generated larger and cropped.
