@@ -13,7 +13,7 @@ use crate::schedulers::SchedulerConfig;
 use crate::stable_diffusion::part_path;
 use crate::text_encoder::TextEncoder;
 use crate::tokenizer::ClipTokenizer;
-use crate::unet::Unet;
+use crate::unet::{Unet, UnetInputs};
 use crate::vae::VaeDecoder;
 
 /// diffusers' `decode_latents` of the upscaler: `latents / 0.08333`.
@@ -47,27 +47,13 @@ impl UpscaleUnet {
         self.in_channels
     }
 
-    /// One prediction; `out` has `b × 4 × h × w` values.
-    #[allow(clippy::too_many_arguments)]
-    pub fn predict(
-        &self,
-        sample: &[f32],
-        sample_shape: [usize; 4],
-        timestep: f64,
-        hidden: &[f32],
-        hidden_shape: [usize; 3],
-        noise_level: i64,
-        out: &mut [f32],
-    ) -> Result<()> {
-        self.unet.predict_with_class_labels(
-            sample,
-            sample_shape,
-            timestep,
-            hidden,
-            hidden_shape,
-            Some(noise_level),
-            out,
-        )
+    /// One prediction at `noise_level`; `out` has `b × 4 × h × w` values.
+    pub fn predict(&self, inputs: UnetInputs<'_>, noise_level: i64, out: &mut [f32]) -> Result<()> {
+        let inputs = UnetInputs {
+            class_label: Some(noise_level),
+            ..inputs
+        };
+        self.unet.predict(&inputs, out)
     }
 }
 

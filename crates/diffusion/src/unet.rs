@@ -16,6 +16,44 @@ pub struct ExtraInput {
     pub shape: Vec<usize>,
 }
 
+/// The inputs of one UNet call.
+#[derive(Clone, Copy)]
+pub struct UnetInputs<'a> {
+    /// `[b, c, h, w]`.
+    pub sample: &'a [f32],
+    pub sample_shape: [usize; 4],
+    pub timestep: f64,
+    /// `encoder_hidden_states`, `[b, seq, dim]`.
+    pub hidden: &'a [f32],
+    pub hidden_shape: [usize; 3],
+    /// `class_labels` int64 `[b]`, one value for every batch item (the SD x4 upscaler's noise
+    /// level).
+    pub class_label: Option<i64>,
+    /// SDXL's `text_embeds` and `time_ids`, the ControlNet UNet's residuals.
+    pub extra: &'a [ExtraInput],
+}
+
+impl<'a> UnetInputs<'a> {
+    /// A plain Stable Diffusion call: sample, timestep and text embeddings.
+    pub fn new(
+        sample: &'a [f32],
+        sample_shape: [usize; 4],
+        timestep: f64,
+        hidden: &'a [f32],
+        hidden_shape: [usize; 3],
+    ) -> Self {
+        Self {
+            sample,
+            sample_shape,
+            timestep,
+            hidden,
+            hidden_shape,
+            class_label: None,
+            extra: &[],
+        }
+    }
+}
+
 pub struct Unet {
     model: Arc<Model>,
     timestep_type: TensorElementType,
@@ -71,91 +109,18 @@ impl Unet {
         &self.model
     }
 
-    /// Runs one prediction. `sample` is `[b, c, h, w]`, `hidden` `[b, seq, dim]`; the result
-    /// (`[b, 4, h, w]`) is written into `out`. The inputs are passed to ONNX Runtime without
-    /// copying (float16 models: converted copies).
-    pub fn predict(
-        &self,
-        sample: &[f32],
-        sample_shape: [usize; 4],
-        timestep: f64,
-        hidden: &[f32],
-        hidden_shape: [usize; 3],
-        out: &mut [f32],
-    ) -> Result<()> {
-        self.predict_with_class_labels(
-            sample,
-            sample_shape,
-            timestep,
-            hidden,
-            hidden_shape,
-            None,
-            out,
-        )
-    }
-
-    /// [`Unet::predict`] for UNets that also take `class_labels` int64 `[b]`, one value for
-    /// every batch item (the SD x4 upscaler's noise level).
-    #[allow(clippy::too_many_arguments)]
-    pub fn predict_with_class_labels(
-        &self,
-        sample: &[f32],
-        sample_shape: [usize; 4],
-        timestep: f64,
-        hidden: &[f32],
-        hidden_shape: [usize; 3],
-        class_label: Option<i64>,
-        out: &mut [f32],
-    ) -> Result<()> {
-        self.predict_full(
+    /// Runs one prediction; the result (`[b, 4, h, w]`) is written into `out`. The inputs are
+    /// passed to ONNX Runtime without copying (float16 models: converted copies).
+    pub fn predict(&self, inputs: &UnetInputs<'_>, out: &mut [f32]) -> Result<()> {
+        let UnetInputs {
             sample,
             sample_shape,
             timestep,
             hidden,
             hidden_shape,
             class_label,
-            &[],
-            out,
-        )
-    }
-
-    /// [`Unet::predict`] for UNets with more float inputs: SDXL's `text_embeds` and `time_ids`,
-    /// the ControlNet UNet's `down_block_N` and `mid_block_additional_residual`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn predict_with_inputs(
-        &self,
-        sample: &[f32],
-        sample_shape: [usize; 4],
-        timestep: f64,
-        hidden: &[f32],
-        hidden_shape: [usize; 3],
-        extra: &[ExtraInput],
-        out: &mut [f32],
-    ) -> Result<()> {
-        self.predict_full(
-            sample,
-            sample_shape,
-            timestep,
-            hidden,
-            hidden_shape,
-            None,
             extra,
-            out,
-        )
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn predict_full(
-        &self,
-        sample: &[f32],
-        sample_shape: [usize; 4],
-        timestep: f64,
-        hidden: &[f32],
-        hidden_shape: [usize; 3],
-        class_label: Option<i64>,
-        extra: &[ExtraInput],
-        out: &mut [f32],
-    ) -> Result<()> {
+        } = *inputs;
         let error = |e: onnx_web_engine::ort::Error| model_error(&self.model, e.to_string());
         let (sample16, hidden16);
         let sample_tensor = if self.sample_f16 {

@@ -11,7 +11,7 @@ use onnx_web_diffusion::stable_diffusion::part_path;
 use onnx_web_diffusion::text_encoder::Embeddings;
 use onnx_web_diffusion::unet::ExtraInput;
 
-use crate::denoise::{denoise, randn, step_noise, views_for, Guidance, UnetInputs, UnetRef, View};
+use crate::denoise::{denoise, randn, step_noise, views_for, ExtraInputs, Guidance, UnetRef, View};
 use crate::error::Result;
 use crate::image_util::{align_up, crop_top_left, pad_edge, UNET_ALIGN};
 use crate::stages::JobContext;
@@ -46,7 +46,7 @@ struct ControlInputs<'a> {
     scale: f32,
 }
 
-impl UnetInputs for ControlInputs<'_> {
+impl ExtraInputs for ControlInputs<'_> {
     fn inputs(
         &self,
         sample: &[f32],

@@ -9,7 +9,7 @@ use onnx_web_diffusion::noise::{NoiseSource, RandomState};
 use onnx_web_diffusion::schedulers::Scheduler;
 use onnx_web_diffusion::sd_upscaler::UpscaleUnet;
 use onnx_web_diffusion::text_encoder::Embeddings;
-use onnx_web_diffusion::unet::{ExtraInput, Unet};
+use onnx_web_diffusion::unet::{ExtraInput, Unet, UnetInputs};
 
 use crate::error::Result;
 use crate::progress::Progress;
@@ -21,12 +21,12 @@ pub enum UnetRef<'a> {
     /// The SD x4 upscaler's UNet with its noise level.
     Upscale(&'a UpscaleUnet, i64),
     /// A UNet with more inputs, computed per call (SDXL, ControlNet).
-    Extended(&'a Unet, &'a dyn UnetInputs),
+    Extended(&'a Unet, &'a dyn ExtraInputs),
 }
 
 /// The extra named inputs of one UNet call on `sample` (already scaled, `[rows, c, h, w]` of
 /// the `view`) at `timestep`.
-pub trait UnetInputs {
+pub trait ExtraInputs {
     fn inputs(
         &self,
         sample: &[f32],
@@ -247,37 +247,27 @@ pub fn denoise(
             let unet_shape = [rows * batch, in_channels, vh, vw];
             let embeddings = guidance.embeddings;
             let call_started = Instant::now();
+            let plain = UnetInputs::new(
+                &model_input,
+                unet_shape,
+                timestep,
+                &embeddings.data,
+                embeddings.shape,
+            );
             match unet {
-                UnetRef::Sd(unet) => unet.predict(
-                    &model_input,
-                    unet_shape,
-                    timestep,
-                    &embeddings.data,
-                    embeddings.shape,
-                    &mut prediction,
-                )?,
+                UnetRef::Sd(unet) => unet.predict(&plain, &mut prediction)?,
                 UnetRef::Extended(unet, extra) => {
                     let inputs =
                         extra.inputs(&model_input, unet_shape, timestep, embeddings, *view)?;
-                    unet.predict_with_inputs(
-                        &model_input,
-                        unet_shape,
-                        timestep,
-                        &embeddings.data,
-                        embeddings.shape,
-                        &inputs,
-                        &mut prediction,
-                    )?
+                    let inputs = UnetInputs {
+                        extra: &inputs,
+                        ..plain
+                    };
+                    unet.predict(&inputs, &mut prediction)?
                 }
-                UnetRef::Upscale(unet, noise_level) => unet.predict(
-                    &model_input,
-                    unet_shape,
-                    timestep,
-                    &embeddings.data,
-                    embeddings.shape,
-                    noise_level,
-                    &mut prediction,
-                )?,
+                UnetRef::Upscale(unet, noise_level) => {
+                    unet.predict(plain, noise_level, &mut prediction)?
+                }
             }
             stats.in_unet += call_started.elapsed();
             stats.unet_calls += 1;

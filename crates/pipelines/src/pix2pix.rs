@@ -5,6 +5,7 @@
 //! `noise = uncond + cfg × (text − image) + image_cfg × (image − uncond)`.
 
 use image::RgbImage;
+use onnx_web_diffusion::unet::UnetInputs;
 use onnx_web_diffusion::vae::LATENT_SCALE;
 
 use crate::denoise::{randn, step_noise};
@@ -98,11 +99,13 @@ pub fn pix2pix(
             }
         }
         unet.predict(
-            &model_input,
-            [rows * batch, 8, h, w],
-            timestep,
-            &embeddings.0,
-            embeddings.1,
+            &UnetInputs::new(
+                &model_input,
+                [rows * batch, 8, h, w],
+                timestep,
+                &embeddings.0,
+                embeddings.1,
+            ),
             &mut prediction,
         )?;
         let output = if guidance {

@@ -12,7 +12,7 @@ use onnx_web_diffusion::text_encoder::Embeddings;
 use onnx_web_diffusion::unet::ExtraInput;
 use onnx_web_diffusion::vae::LATENT_SCALE;
 
-use crate::denoise::{denoise, randn, step_noise, views_for, Guidance, UnetInputs, UnetRef, View};
+use crate::denoise::{denoise, randn, step_noise, views_for, ExtraInputs, Guidance, UnetRef, View};
 use crate::error::{PipelineError, Result};
 use crate::image_util::{align_up, crop_top_left, pad_edge, UNET_ALIGN};
 use crate::params::{ImageParams, Size};
@@ -42,7 +42,7 @@ struct AddedConditions<'a> {
     height: u32,
 }
 
-impl UnetInputs for AddedConditions<'_> {
+impl ExtraInputs for AddedConditions<'_> {
     fn inputs(
         &self,
         _: &[f32],

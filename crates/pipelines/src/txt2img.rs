@@ -12,6 +12,7 @@ use onnx_web_diffusion::noise::RandomState;
 use onnx_web_diffusion::prompt::encode_prompt;
 use onnx_web_diffusion::prompt_parser::slice_prompt;
 use onnx_web_diffusion::schedulers::{create_scheduler, SchedulerOptions};
+use onnx_web_diffusion::unet::UnetInputs;
 use onnx_web_diffusion::vae::LATENT_SCALE;
 use onnx_web_diffusion::StableDiffusion;
 use onnx_web_imageops::decoded_to_images;
@@ -177,11 +178,13 @@ pub fn denoise(
         }
         let call_started = Instant::now();
         models.unet.predict(
-            &model_input,
-            unet_shape,
-            timestep,
-            &embeddings.data,
-            embeddings.shape,
+            &UnetInputs::new(
+                &model_input,
+                unet_shape,
+                timestep,
+                &embeddings.data,
+                embeddings.shape,
+            ),
             &mut prediction,
         )?;
         in_unet += call_started.elapsed();
