@@ -105,9 +105,9 @@ pub async fn record_request(
     }
     let (parts, body) = request.into_parts();
     let max_body = state.config.limits.max_body_bytes;
-    let bytes = match axum::body::to_bytes(body, max_body).await {
+    let bytes = match read_body(body, max_body).await {
         Ok(bytes) => bytes,
-        Err(_) => {
+        Err(()) => {
             return ApiError::PayloadTooLarge(format!(
                 "the request body is larger than the limit of {max_body} bytes"
             ))
@@ -135,6 +135,37 @@ pub async fn record_request(
     });
     let request = Request::from_parts(parts, Body::from(bytes));
     CURRENT.scope(record, next.run(request)).await
+}
+
+/// How much of a refused body is still read (and dropped) so that the client, still sending,
+/// gets to read the 413 rather than a broken pipe.
+const DRAIN_AFTER_LIMIT: usize = 8 << 20;
+
+/// The body, when it is at most `max` bytes. A larger one is read on past the limit, up to
+/// [`DRAIN_AFTER_LIMIT`] more bytes kept nowhere, then refused.
+async fn read_body(mut body: Body, max: usize) -> Result<Bytes, ()> {
+    use http_body_util::BodyExt;
+    let mut kept = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return Err(());
+        };
+        let Ok(data) = frame.into_data() else {
+            continue; // trailers
+        };
+        seen = seen.saturating_add(data.len());
+        if seen <= max {
+            kept.extend_from_slice(&data);
+        } else if seen > max.saturating_add(DRAIN_AFTER_LIMIT) {
+            break;
+        }
+    }
+    if seen > max {
+        Err(())
+    } else {
+        Ok(Bytes::from(kept))
+    }
 }
 
 /// A job row that has not finished.
