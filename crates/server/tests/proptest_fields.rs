@@ -81,13 +81,15 @@ fn fixture() -> &'static Fixture {
     FIXTURE.get_or_init(|| {
         let root = tempfile::tempdir().unwrap();
         let models = root.path().join("models");
-        for dir in ["diffusion-sample", "lora", "wildcard"] {
+        for dir in ["diffusion-sample", "lora", "wildcard", "text-sample"] {
             std::fs::create_dir_all(models.join(dir)).unwrap();
         }
         for file in [
             "upscaling-sample.onnx",
             "correction-sample.onnx",
             "lora/shiny.safetensors",
+            "text-sample/decoder_model.onnx",
+            "text-sample/tokenizer.json",
         ] {
             std::fs::write(models.join(file), b"x").unwrap();
         }
@@ -140,12 +142,21 @@ fn multipart(files: &[(&str, &[u8])]) -> Vec<u8> {
 }
 
 fn post(endpoint: &str, query: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    send(
+        "POST",
+        &format!("/api/{endpoint}?{query}"),
+        "multipart/form-data; boundary=B",
+        body,
+    )
+}
+
+fn send(method: &str, uri: &str, content_type: &str, body: Vec<u8>) -> (StatusCode, Value) {
     let fixture = fixture();
     fixture.runtime.block_on(async {
         let request = Request::builder()
-            .method("POST")
-            .uri(format!("/api/{endpoint}?{query}"))
-            .header(header::CONTENT_TYPE, "multipart/form-data; boundary=B")
+            .method(method)
+            .uri(uri)
+            .header(header::CONTENT_TYPE, content_type)
             .body(Body::from(body))
             .unwrap();
         let response = onnx_web_server::routes::router(Arc::clone(&fixture.state))
@@ -216,6 +227,95 @@ fn check(endpoint: &str, fields: &[(usize, String)]) -> Result<(), TestCaseError
     Ok(())
 }
 
+/// The query fields of `POST /api/txt2txt`.
+const TEXT_FIELDS: &[&str] = &[
+    "prompt",
+    "model",
+    "max_tokens",
+    "temperature",
+    "top_k",
+    "seed",
+];
+
+fn check_txt2txt(fields: &[(usize, String)]) -> Result<(), TestCaseError> {
+    let mut query = String::from("prompt=hello");
+    for (index, value) in fields {
+        query.push_str(&format!("&{}={}", TEXT_FIELDS[*index], encode(value)));
+    }
+    let (status, body) = send(
+        "POST",
+        &format!("/api/txt2txt?{query}"),
+        "text/plain",
+        vec![],
+    );
+    match status {
+        StatusCode::OK => prop_assert!(body["outputs"].is_array(), "{body}"),
+        StatusCode::BAD_REQUEST => {
+            let error = body["error"].as_str().unwrap_or_default();
+            prop_assert!(
+                TEXT_FIELDS
+                    .iter()
+                    .any(|f| error.starts_with(&format!("{f}:"))),
+                "txt2txt?{query}: the error names no field: {error}"
+            );
+        }
+        other => prop_assert!(false, "txt2txt?{query}: {other} {body}"),
+    }
+    Ok(())
+}
+
+/// A chain of one stage of any type whose params are any of the image fields and the stage's
+/// own names, with any values (as JSON strings or numbers).
+fn check_chain(kind: &str, params: &[(usize, String)]) -> Result<(), TestCaseError> {
+    const OWN: &[&str] = &[
+        "strength",
+        "tiles",
+        "bucket",
+        "source_keys",
+        "source_urls",
+        "alpha",
+        "noise_source",
+        "method",
+        "order",
+        "range",
+        "prompt_index",
+        "outscale",
+        "endpoint_url",
+    ];
+    let mut map = serde_json::Map::new();
+    for (index, value) in params {
+        let key = FIELDS
+            .iter()
+            .chain(OWN)
+            .nth(*index % (FIELDS.len() + OWN.len()))
+            .unwrap();
+        let value = value
+            .parse::<f64>()
+            .ok()
+            .and_then(|n| serde_json::Number::from_f64(n).map(Value::Number))
+            .unwrap_or_else(|| Value::String(value.clone()));
+        map.insert((*key).to_owned(), value);
+    }
+    let chain = serde_json::json!({
+        "defaults": {"width": 64, "height": 64, "steps": 3},
+        "stages": [{"name": "only", "type": kind, "params": map}],
+    });
+    let body = serde_json::to_vec(&chain).unwrap();
+    let (status, response) = send("POST", "/api/chain", "application/json", body);
+    match status {
+        StatusCode::OK => prop_assert!(response["outputs"].is_array(), "{response}"),
+        StatusCode::BAD_REQUEST => {
+            let error = response["error"].as_str().unwrap_or_default();
+            prop_assert!(
+                error.contains("\"only\"") || error.starts_with("defaults"),
+                "{chain}: the error names no stage: {error}"
+            );
+        }
+        other => prop_assert!(false, "{chain}: {other} {response}"),
+    }
+    Ok(())
+}
+
 fn fields() -> impl Strategy<Value = Vec<(usize, String)>> {
     prop::collection::vec((0..FIELDS.len(), field_value()), 1..5)
 }
@@ -237,6 +337,35 @@ proptest! {
 
     #[test]
     fn blend_fields(fields in fields()) { check("blend", &fields)?; }
+
+    #[test]
+    fn txt2txt_fields(fields in prop::collection::vec((0..TEXT_FIELDS.len(), field_value()), 1..4)) {
+        check_txt2txt(&fields)?;
+    }
+
+    #[test]
+    fn chain_stage_params(
+        kind in prop::sample::select(onnx_web_chain::stages::NAMES.clone()),
+        params in prop::collection::vec((0..64usize, field_value()), 0..4),
+    ) {
+        check_chain(kind, &params)?;
+    }
+
+    #[test]
+    fn ready_and_cancel_take_any_output_name(name in field_value()) {
+        let uri = format!("/api/ready?output={}", encode(&name));
+        let (status, body) = send("GET", &uri, "text/plain", vec![]);
+        prop_assert!(
+            status == StatusCode::OK || status == StatusCode::BAD_REQUEST || status == StatusCode::NOT_FOUND,
+            "{uri}: {status} {body}"
+        );
+        if status != StatusCode::OK {
+            prop_assert!(body["error"].as_str().is_some_and(|e| e.starts_with("output")), "{body}");
+        }
+        let uri = format!("/api/cancel?output={}", encode(&name));
+        let (status, body) = send("PUT", &uri, "text/plain", vec![]);
+        prop_assert!(status.as_u16() < 500, "{uri}: {status} {body}");
+    }
 
     #[test]
     fn random_file_bytes_are_a_400_naming_the_file(
