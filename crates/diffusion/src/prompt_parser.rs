@@ -203,13 +203,18 @@ pub fn slice_prompt(prompt: &str, index: usize) -> &str {
     parts[index.min(parts.len() - 1)]
 }
 
-/// Upper bound of items one interval may produce, against `x-{0,4000000000}`.
+/// Upper bound of the items all the intervals of one prompt may produce, against
+/// `x-{0,4000000000}` and against thousands of intervals; intervals past it stay as written.
 const MAX_INTERVAL_ITEMS: u64 = 1000;
 
 /// `base-{a,b[,step]}` → `base-a base-(a+step) …` below `b` (§5.7).
 pub fn expand_intervals(prompt: &str) -> String {
+    let mut budget = MAX_INTERVAL_ITEMS;
     INTERVAL
         .replace_all(prompt, |caps: &regex::Captures<'_>| {
+            if budget == 0 {
+                return caps[0].to_owned();
+            }
             let base = &caps[1];
             let parse = |i: usize| caps.get(i).and_then(|m| m.as_str().parse::<u64>().ok());
             let (Some(start), Some(end)) = (parse(2), parse(3)) else {
@@ -218,8 +223,9 @@ pub fn expand_intervals(prompt: &str) -> String {
             let step = parse(4).unwrap_or(1).max(1);
             let mut items = Vec::new();
             let mut value = start;
-            while value < end && (items.len() as u64) < MAX_INTERVAL_ITEMS {
+            while value < end && budget > 0 {
                 items.push(format!("{base}-{value}"));
+                budget -= 1;
                 value = value.saturating_add(step);
             }
             items.join(" ")
@@ -399,6 +405,17 @@ mod tests {
         );
         assert_eq!(
             expand_intervals("x-{0,4000000000}").split(' ').count(),
+            MAX_INTERVAL_ITEMS as usize
+        );
+        // The bound is per prompt: thousands of intervals do not multiply it.
+        let many = "a-{0,1000} ".repeat(5000);
+        let expanded = expand_intervals(&many);
+        assert_eq!(expanded.matches("a-{0,1000}").count(), 4999);
+        assert_eq!(
+            expanded
+                .split(' ')
+                .filter(|w| w.starts_with("a-") && !w.contains('{'))
+                .count(),
             MAX_INTERVAL_ITEMS as usize
         );
     }
