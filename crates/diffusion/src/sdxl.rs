@@ -106,6 +106,10 @@ impl StableDiffusionXl {
         batch: usize,
         guidance: bool,
     ) -> Result<XlEmbeddings> {
+        // Network, region, reseed and clip tokens are not text; intervals expand.
+        let prompt = &crate::prompt::prompt_text(prompt);
+        let negative_prompt = negative_prompt.map(crate::prompt::prompt_text);
+        let negative_prompt = negative_prompt.as_deref();
         let (hidden_1, _) = encode(&self.text_encoder, &self.tokenizer, prompt)?;
         let (hidden_2, pooled) = encode(&self.text_encoder_2, &self.tokenizer_2, prompt)?;
         let positive = concat_tokens(&hidden_1, &hidden_2)?;

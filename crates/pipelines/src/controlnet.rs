@@ -128,6 +128,7 @@ pub fn controlnet(
             embeddings: &embeddings,
             cfg: params.cfg,
             enabled: stage.guidance_enabled(),
+            regions: &[],
         },
         None,
         None,

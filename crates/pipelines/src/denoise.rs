@@ -13,6 +13,7 @@ use onnx_web_diffusion::unet::{ExtraInput, Unet, UnetInputs};
 
 use crate::error::Result;
 use crate::progress::Progress;
+use crate::regions::{RegionGuide, REGION_REPLACE_WEIGHT};
 
 /// The UNet of a stage.
 #[derive(Clone, Copy)]
@@ -44,6 +45,8 @@ pub struct Guidance<'a> {
     pub embeddings: &'a Embeddings,
     pub cfg: f32,
     pub enabled: bool,
+    /// Region prompts (panorama pipelines), each with its own scheduler after the views'.
+    pub regions: &'a [RegionGuide],
 }
 
 /// Channels appended to the latents in the UNet's `sample` (`[1, channels, h, w]` at the full
@@ -177,7 +180,11 @@ pub fn denoise(
     step_noise: &mut dyn NoiseSource,
     progress: &Progress,
 ) -> Result<DenoiseStats> {
-    assert_eq!(views.len(), schedulers.len(), "one scheduler per view");
+    assert_eq!(
+        views.len() + guidance.regions.len(),
+        schedulers.len(),
+        "one scheduler per view and region"
+    );
     let started = Instant::now();
     let mut stats = DenoiseStats::default();
     let [batch, channels, height, width] = shape;
@@ -186,7 +193,7 @@ pub fn denoise(
         width: vw,
         ..
     } = views[0];
-    let single = views.len() == 1 && vh == height && vw == width;
+    let single = views.len() == 1 && vh == height && vw == width && guidance.regions.is_empty();
     let extra_channels = extra.map_or(0, |e| e.channels);
     let in_channels = channels + extra_channels;
     let rows = if guidance.enabled { 2 } else { 1 };
@@ -213,12 +220,13 @@ pub fn denoise(
     };
 
     let timesteps = schedulers[0].timesteps().to_vec();
+    let (view_schedulers, region_schedulers) = schedulers.split_at_mut(views.len());
     for (index, &timestep) in timesteps.iter().enumerate() {
         if !single {
             value.iter_mut().for_each(|v| *v = 0.0);
             count.iter_mut().for_each(|v| *v = 0.0);
         }
-        for (view, scheduler) in views.iter().zip(schedulers.iter_mut()) {
+        for (view, scheduler) in views.iter().zip(view_schedulers.iter_mut()) {
             if single {
                 view_latents.copy_from_slice(latents);
             } else {
@@ -329,6 +337,20 @@ pub fn denoise(
             }
             progress.step_done()?;
         }
+        if index + 1 < timesteps.len() {
+            for (region, scheduler) in guidance.regions.iter().zip(region_schedulers.iter_mut()) {
+                let step = RegionStep {
+                    index,
+                    timestep,
+                    shape,
+                };
+                let denoised = region_step(
+                    unet, &guidance, region, scheduler, &step, latents, step_noise,
+                )?;
+                mix_region(region, &denoised, shape, &mut value, &mut count);
+                stats.unet_calls += 1;
+            }
+        }
         if !single {
             for (at, latent) in latents.iter_mut().enumerate() {
                 let c = count[at % (height * width)];
@@ -338,6 +360,120 @@ pub fn denoise(
     }
     stats.wall = started.elapsed();
     Ok(stats)
+}
+
+struct RegionStep {
+    index: usize,
+    timestep: f64,
+    shape: [usize; 4],
+}
+
+/// The region's window of `latents`, denoised one step with the region's prompt. (One UNet
+/// call per region and step: its few allocations do not show beside it.)
+fn region_step(
+    unet: UnetRef<'_>,
+    guidance: &Guidance<'_>,
+    region: &RegionGuide,
+    scheduler: &mut Box<dyn Scheduler>,
+    step: &RegionStep,
+    latents: &[f32],
+    step_noise: &mut dyn NoiseSource,
+) -> Result<Vec<f32>> {
+    let [batch, channels, _, _] = step.shape;
+    let view = region.view;
+    let len = batch * channels * view.height * view.width;
+    let rows = if guidance.enabled { 2 } else { 1 };
+    let mut region_latents = vec![0f32; len];
+    copy_view(latents, step.shape, view, &mut region_latents);
+    let scale = scheduler.input_scale(step.index);
+    let input: Vec<f32> = (0..rows)
+        .flat_map(|_| region_latents.iter().map(move |x| x * scale))
+        .collect();
+    let unet_shape = [rows * batch, channels, view.height, view.width];
+    let embeddings = &region.embeddings;
+    let plain = UnetInputs::new(
+        &input,
+        unet_shape,
+        step.timestep,
+        &embeddings.data,
+        embeddings.shape,
+    );
+    let mut prediction = vec![0f32; rows * len];
+    match unet {
+        UnetRef::Sd(unet) => unet.predict(&plain, &mut prediction)?,
+        UnetRef::Extended(unet, extra) => {
+            let computed;
+            let extra_inputs = if region.extra.is_empty() {
+                computed = extra.inputs(&input, unet_shape, step.timestep, embeddings, view)?;
+                &computed[..]
+            } else {
+                &region.extra[..]
+            };
+            let inputs = UnetInputs {
+                extra: extra_inputs,
+                ..plain
+            };
+            unet.predict(&inputs, &mut prediction)?
+        }
+        UnetRef::Upscale(..) => {
+            return Err(crate::error::PipelineError::Unsupported(
+                "region prompts are for the panorama pipelines".into(),
+            ))
+        }
+    }
+    if guidance.enabled {
+        let (uncond, text) = prediction.split_at_mut(len);
+        for (u, &t) in uncond.iter_mut().zip(text.iter()) {
+            *u += guidance.cfg * (t - *u);
+        }
+    }
+    scheduler.step(
+        &prediction[..len],
+        step.index,
+        &mut region_latents,
+        step_noise,
+    );
+    Ok(region_latents)
+}
+
+/// Mixes the denoised region into the views' sums: `weight × mask` (or replacing them from
+/// [`REGION_REPLACE_WEIGHT`] up).
+fn mix_region(
+    region: &RegionGuide,
+    denoised: &[f32],
+    shape: [usize; 4],
+    value: &mut [f32],
+    count: &mut [f32],
+) {
+    let [batch, channels, height, width] = shape;
+    let view = region.view;
+    let plane = view.height * view.width;
+    let replace = region.weight >= REGION_REPLACE_WEIGHT;
+    for item in 0..batch * channels {
+        for y in 0..view.height {
+            for x in 0..view.width {
+                let m = region.mask[y * view.width + x];
+                let at = item * height * width + (view.top + y) * width + view.left + x;
+                let v = denoised[item * plane + y * view.width + x] * m;
+                if replace {
+                    value[at] = v;
+                } else {
+                    value[at] += v * region.weight;
+                }
+            }
+        }
+    }
+    for y in 0..view.height {
+        for x in 0..view.width {
+            let m = region.mask[y * view.width + x];
+            let at = (view.top + y) * width + view.left + x;
+            count[at] = if replace {
+                m
+            } else {
+                count[at] + region.weight * m
+            };
+        }
+    }
 }
 
 #[cfg(test)]

@@ -84,6 +84,7 @@ impl SdStage<'_> {
             embeddings: &embeddings,
             cfg: self.params.cfg,
             enabled: self.guidance_enabled(),
+            regions: &[],
         };
         let in_channels = self
             .models

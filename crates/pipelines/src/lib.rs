@@ -13,6 +13,7 @@ pub mod options;
 pub mod params;
 pub mod pix2pix;
 pub mod progress;
+pub mod regions;
 pub mod sd;
 pub mod sdxl;
 pub mod source_filter;

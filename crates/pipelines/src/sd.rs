@@ -18,6 +18,7 @@ use crate::image_util::{align_up, crop_top_left, pad_edge, UNET_ALIGN};
 use crate::options::TileOptions;
 use crate::params::{ImageParams, Size};
 use crate::progress::Progress;
+use crate::regions::{region_guides, RegionGuide};
 use crate::vae_tiles;
 
 pub struct SdStage<'a> {
@@ -93,7 +94,8 @@ impl SdStage<'_> {
         let (h, w) = ((ah / 8) as usize, (aw / 8) as usize);
         let shape = [batch, 4, h, w];
         let views = views_for(h, w, self.tiles.unet_tile, self.tiles.unet_overlap);
-        let mut schedulers = self.schedulers(views.len(), None)?;
+        let regions = self.regions(batch, h, w)?;
+        let mut schedulers = self.schedulers(views.len() + regions.len(), None)?;
         // onnx-web's get_latents_from_seed, for the whole (aligned) image.
         let mut latents =
             latents_from_seed(u64::from(self.params.seed), batch, aw as usize, ah as usize);
@@ -108,11 +110,34 @@ impl SdStage<'_> {
         self.denoise_and_decode(
             &embeddings,
             &views,
+            &regions,
             &mut schedulers,
             &mut latents,
             shape,
             (size.width, size.height),
         )
+    }
+
+    /// The prompt's `<region:…>` tokens (§5.6) in the panorama pipelines; none in the other
+    /// pipelines, as in onnx-web.
+    fn regions(&self, batch: usize, latent_h: usize, latent_w: usize) -> Result<Vec<RegionGuide>> {
+        if !self.params.pipeline.starts_with("panorama") {
+            return Ok(Vec::new());
+        }
+        let prompt = slice_prompt(&self.params.prompt, self.prompt_stage);
+        let guides = region_guides(prompt, latent_h, latent_w, |region_prompt| {
+            let embeddings = encode_prompt(
+                &self.models.tokenizer,
+                &self.models.text_encoder,
+                region_prompt,
+                self.params.negative_prompt.as_deref(),
+                batch,
+                self.guidance_enabled(),
+            )?;
+            Ok((embeddings, Vec::new()))
+        })?;
+        self.progress.check()?;
+        Ok(guides)
     }
 
     /// img2img of one source image into `batch` images of the same size: the source is encoded,
@@ -145,6 +170,7 @@ impl SdStage<'_> {
         self.denoise_and_decode(
             &embeddings,
             &views,
+            &[],
             &mut schedulers,
             &mut latents,
             shape,
@@ -154,10 +180,12 @@ impl SdStage<'_> {
 
     /// The common end of txt2img and img2img: the guided denoising loop over `views` from
     /// prepared `latents`, the (tiled) VAE decode, and the crop back to the requested size.
+    #[allow(clippy::too_many_arguments)]
     fn denoise_and_decode(
         &self,
         embeddings: &Embeddings,
         views: &[View],
+        regions: &[RegionGuide],
         schedulers: &mut [Box<dyn Scheduler>],
         latents: &mut [f32],
         shape: [usize; 4],
@@ -167,6 +195,7 @@ impl SdStage<'_> {
             embeddings,
             cfg: self.params.cfg,
             enabled: self.guidance_enabled(),
+            regions,
         };
         denoise(
             UnetRef::Sd(&self.models.unet),

@@ -4,6 +4,7 @@
 
 use image::RgbImage;
 use onnx_web_diffusion::latents::latents_from_seed;
+use onnx_web_diffusion::prompt_parser::slice_prompt;
 use onnx_web_diffusion::schedulers::{create_scheduler, Scheduler, SchedulerOptions};
 use onnx_web_diffusion::sdxl::{
     is_sdxl, latent_scale, StableDiffusionXl, XlEmbeddings, SDXL_NATIVE_SIZE,
@@ -16,6 +17,7 @@ use crate::denoise::{denoise, randn, step_noise, views_for, ExtraInputs, Guidanc
 use crate::error::{PipelineError, Result};
 use crate::image_util::{align_up, crop_top_left, pad_edge, UNET_ALIGN};
 use crate::params::{ImageParams, Size};
+use crate::regions::{region_guides, RegionGuide};
 use crate::sd::check_size;
 use crate::stages::JobContext;
 use crate::vae_tiles;
@@ -76,7 +78,7 @@ impl<'a> XlStage<'a> {
     fn embeddings(&self, batch: usize) -> Result<XlEmbeddings> {
         let params = self.ctx.params;
         let embeddings = self.models.encode_prompt(
-            &params.prompt,
+            slice_prompt(&params.prompt, 0),
             params.negative_prompt.as_deref(),
             batch,
             self.guidance(),
@@ -112,9 +114,38 @@ impl<'a> XlStage<'a> {
         views_for(h, w, tile, tiles.unet_overlap)
     }
 
+    /// The prompt's `<region:…>` tokens in `panorama-sdxl` (none elsewhere), each with its own
+    /// pooled embeddings for `text_embeds`.
+    fn regions(&self, batch: usize, latent_h: usize, latent_w: usize) -> Result<Vec<RegionGuide>> {
+        let params = self.ctx.params;
+        if !params.pipeline.starts_with("panorama") {
+            return Ok(Vec::new());
+        }
+        let (width, height) = ((latent_w * 8) as u32, (latent_h * 8) as u32);
+        let guides = region_guides(
+            slice_prompt(&params.prompt, 0),
+            latent_h,
+            latent_w,
+            |region_prompt| {
+                let encoded = self.models.encode_prompt(
+                    region_prompt,
+                    params.negative_prompt.as_deref(),
+                    batch,
+                    self.guidance(),
+                )?;
+                let extra = encoded.unet_inputs(width, height);
+                Ok((encoded.embeddings, extra))
+            },
+        )?;
+        self.ctx.progress.check()?;
+        Ok(guides)
+    }
+
+    #[allow(clippy::too_many_arguments)]
     fn denoise_and_decode(
         &self,
         embeddings: &XlEmbeddings,
+        regions: &[RegionGuide],
         schedulers: &mut [Box<dyn Scheduler>],
         views: &[View],
         latents: &mut [f32],
@@ -134,6 +165,7 @@ impl<'a> XlStage<'a> {
                 embeddings: &embeddings.embeddings,
                 cfg: params.cfg,
                 enabled: self.guidance(),
+                regions,
             },
             None,
             None,
@@ -173,13 +205,15 @@ pub fn txt2img(ctx: &JobContext<'_>, size: Size) -> Result<Vec<RgbImage>> {
     );
     let (h, w) = ((ah / 8) as usize, (aw / 8) as usize);
     let views = stage.views(h, w);
-    let mut schedulers = stage.schedulers(views.len(), None)?;
+    let regions = stage.regions(batch, h, w)?;
+    let mut schedulers = stage.schedulers(views.len() + regions.len(), None)?;
     let mut latents =
         latents_from_seed(u64::from(ctx.params.seed), batch, aw as usize, ah as usize);
     let sigma = schedulers[0].init_noise_sigma();
     latents.iter_mut().for_each(|x| *x *= sigma);
     stage.denoise_and_decode(
         &embeddings,
+        &regions,
         &mut schedulers,
         &views,
         &mut latents,
@@ -219,6 +253,7 @@ pub fn img2img(
     schedulers[0].add_noise(&repeated, &noise, 0, &mut latents);
     stage.denoise_and_decode(
         &embeddings,
+        &[],
         &mut schedulers,
         &views,
         &mut latents,

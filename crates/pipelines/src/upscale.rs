@@ -193,6 +193,7 @@ pub fn upscale_stable_diffusion(
                     embeddings: &embeddings,
                     cfg: params.cfg,
                     enabled: guidance_enabled,
+                    regions: &[],
                 },
                 Some(crate::denoise::ExtraChannels {
                     data: &noisy,

@@ -184,3 +184,44 @@ fn reseed_tokens_replace_the_starting_noise_of_their_region() {
         generate(&server, "a red cube <reseed:0:0:128:128:5>")
     );
 }
+
+#[test]
+fn region_prompts_guide_panorama_images() {
+    let server = TestServer::start();
+    let run = |prompt: &str, pipeline: &str| {
+        let query = format!(
+            "steps=4&cfg=5&width=128&height=64&seed=7&scheduler=ddim&model=diffusion-tiny-demo&pipeline={pipeline}&prompt={}",
+            urlencode(prompt)
+        );
+        server.images(&server.txt2img(&query)).remove(0)
+    };
+    let plain = run("a red cube", "panorama");
+    // A region over the whole image with the base prompt denoises exactly what the view does:
+    // mixed at weight 1 (v + v) / 2 or replacing (weight 100), the picture stays the same.
+    for weight in [1, 100] {
+        let same = format!("a red cube <region:0:0:64:128:{weight}:0:a red cube>");
+        assert_eq!(plain, run(&same, "panorama"), "weight {weight}");
+    }
+    // At weight 0 a region adds nothing.
+    assert_eq!(
+        plain,
+        run(
+            "a red cube <region:0:0:64:64:0:0:a blue sphere>",
+            "panorama"
+        )
+    );
+    // Its own prompt changes the picture, reproducibly; weight, feathering and `+` matter.
+    let region = "a red cube <region:0:0:64:64:1:0:a blue sphere>";
+    let guided = run(region, "panorama");
+    assert!(mean_difference(&plain, &guided) > 0.1);
+    assert_eq!(guided, run(region, "panorama"));
+    for variant in [
+        "a red cube <region:0:0:64:64:100:0:a blue sphere>",
+        "a red cube <region:0:0:64:64:1:0.25_L:a blue sphere>",
+        "a red cube <region:0:0:64:64:1:0:a blue sphere+>",
+    ] {
+        assert_ne!(guided, run(variant, "panorama"), "{variant}");
+    }
+    // Other pipelines take the token out of the prompt and ignore it, as onnx-web does.
+    assert_eq!(run("a red cube", "txt2img"), run(region, "txt2img"));
+}

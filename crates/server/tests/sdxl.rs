@@ -93,3 +93,23 @@ fn sdxl_img2img_and_panorama() {
     assert_eq!(last["progress"], 6);
     assert_eq!(server.images(&job)[0].dimensions(), (256, 128));
 }
+
+#[test]
+fn panorama_sdxl_takes_region_prompts() {
+    let server = TestServer::start();
+    let run = |prompt: &str| {
+        let query = format!(
+            "model=diffusion-tiny-sdxl&cfg=5&seed=21&scheduler=ddim&pipeline=panorama-sdxl&steps=3&width=128&height=64&prompt={prompt}"
+        );
+        server.images(&server.txt2img(&query)).remove(0)
+    };
+    let plain = run("a+red+cube");
+    // The whole image with the base prompt at weight 1: (v + v) / 2, the same picture.
+    assert_eq!(
+        plain,
+        run("a+red+cube+%3Cregion:0:0:64:128:1:0:a+red+cube%3E")
+    );
+    // Its own prompt (and pooled embeddings) changes the picture.
+    let guided = run("a+red+cube+%3Cregion:0:0:64:64:1:0:a+blue+sphere%3E");
+    assert!(differing_pixels(&plain, &guided) > 100);
+}
