@@ -8,9 +8,9 @@ use std::sync::Arc;
 
 use onnx_web_engine::{Engine, Model};
 
-use crate::error::{model_error, DiffusionError, Result};
+use crate::error::{model_error, Result};
 use crate::schedulers::SchedulerConfig;
-use crate::stable_diffusion::part_path;
+use crate::stable_diffusion::load_part;
 use crate::text_encoder::TextEncoder;
 use crate::tokenizer::ClipTokenizer;
 use crate::unet::{Unet, UnetInputs};
@@ -75,16 +75,7 @@ impl SdUpscaler {
         platform: &str,
         tokenizer: Arc<ClipTokenizer>,
     ) -> Result<Self> {
-        let load = |part: &str| {
-            let path = part_path(dir, part);
-            if !path.is_file() {
-                return Err(DiffusionError::MissingPart {
-                    path: dir.to_path_buf(),
-                    part: format!("{part}/model.onnx"),
-                });
-            }
-            Ok(engine.load(&path, platform)?)
-        };
+        let load = |part: &str| load_part(engine, dir, part, platform);
         let scheduler_config =
             SchedulerConfig::from_file(&dir.join("scheduler/scheduler_config.json"))?
                 .with_sd_pipeline_fixups();

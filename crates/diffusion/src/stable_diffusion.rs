@@ -22,6 +22,23 @@ pub fn part_path(dir: &Path, part: &str) -> PathBuf {
     dir.join(part).join("model.onnx")
 }
 
+/// Loads `<dir>/<part>/model.onnx` on `platform`, naming the part when it is missing.
+pub fn load_part(
+    engine: &Engine,
+    dir: &Path,
+    part: &str,
+    platform: &str,
+) -> Result<Arc<onnx_web_engine::Model>> {
+    let path = part_path(dir, part);
+    if !path.is_file() {
+        return Err(DiffusionError::MissingPart {
+            path: dir.to_path_buf(),
+            part: format!("{part}/model.onnx"),
+        });
+    }
+    Ok(engine.load(&path, platform)?)
+}
+
 pub struct StableDiffusion {
     pub tokenizer: Arc<ClipTokenizer>,
     pub text_encoder: TextEncoder,
@@ -51,16 +68,7 @@ impl StableDiffusion {
         tokenizer: Arc<ClipTokenizer>,
         unet_part: &str,
     ) -> Result<Self> {
-        let load = |part: &str| {
-            let path = part_path(dir, part);
-            if !path.is_file() {
-                return Err(DiffusionError::MissingPart {
-                    path: dir.to_path_buf(),
-                    part: format!("{part}/model.onnx"),
-                });
-            }
-            Ok(engine.load(&path, platform)?)
-        };
+        let load = |part: &str| load_part(engine, dir, part, platform);
         // diffusers' SD pipelines force steps_offset 1 and clip_sample off on every scheduler.
         let scheduler_config =
             SchedulerConfig::from_file(&dir.join("scheduler/scheduler_config.json"))?

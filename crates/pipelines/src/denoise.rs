@@ -146,6 +146,21 @@ pub fn randn(seed: u32, len: usize) -> Vec<f32> {
     out
 }
 
+/// img2img's starting latents: the encoded source (`[1, 4, h, w]`) repeated over the batch of
+/// `shape` and noised to the scheduler's first timestep with `noise`.
+pub fn noised_source(
+    original: &[f32],
+    noise: &[f32],
+    shape: [usize; 4],
+    scheduler: &dyn Scheduler,
+) -> Vec<f32> {
+    let len: usize = shape.iter().product();
+    let repeated: Vec<f32> = original.iter().copied().cycle().take(len).collect();
+    let mut latents = vec![0f32; len];
+    scheduler.add_noise(&repeated, noise, 0, &mut latents);
+    latents
+}
+
 /// The step noise of stochastic schedulers, as txt2img draws it.
 pub fn step_noise(seed: u32) -> RandomState {
     crate::txt2img::scheduler_noise(seed)

@@ -13,7 +13,9 @@ use onnx_web_imageops::{
     expand_image, fit_mask, fullres_inpaint_box, CropBox, MaskFilter, NoiseSource,
 };
 
-use crate::denoise::{denoise, step_noise, views_for, ExtraChannels, Guidance, KeepKnown, UnetRef};
+use crate::denoise::{
+    denoise, noised_source, step_noise, views_for, ExtraChannels, Guidance, KeepKnown, UnetRef,
+};
 use crate::error::{PipelineError, Result};
 use crate::image_util::{
     align_up, crop_gray, crop_top_left, crop_with_fill, mask_is_empty, pad_edge, paste, resize,
@@ -128,9 +130,7 @@ impl SdStage<'_> {
             }
             4 | -1 => {
                 let original = vae_tiles::encode(encoder, &image, self.tiles, self.progress)?;
-                let repeated: Vec<f32> = original.iter().copied().cycle().take(len).collect();
-                latents = vec![0f32; len];
-                schedulers[0].add_noise(&repeated, &noise, 0, &mut latents);
+                latents = noised_source(&original, &noise, shape, schedulers[0].as_ref());
                 denoise(
                     UnetRef::Sd(&self.models.unet),
                     guidance,

@@ -12,7 +12,9 @@ use onnx_web_diffusion::text_encoder::Embeddings;
 use onnx_web_diffusion::vae_encoder::VaeEncoder;
 use onnx_web_diffusion::StableDiffusion;
 
-use crate::denoise::{denoise, randn, step_noise, views_for, Guidance, UnetRef, View};
+use crate::denoise::{
+    denoise, noised_source, randn, step_noise, views_for, Guidance, UnetRef, View,
+};
 use crate::error::{PipelineError, Result};
 use crate::image_util::{align_up, crop_top_left, pad_edge, UNET_ALIGN};
 use crate::options::TileOptions;
@@ -162,11 +164,8 @@ impl SdStage<'_> {
         let shape = [batch, 4, h, w];
         let views = views_for(h, w, self.tiles.unet_tile, self.tiles.unet_overlap);
         let mut schedulers = self.schedulers(views.len(), Some(strength))?;
-        let len: usize = shape.iter().product();
-        let noise = randn(self.params.seed, len);
-        let repeated: Vec<f32> = original.iter().copied().cycle().take(len).collect();
-        let mut latents = vec![0f32; len];
-        schedulers[0].add_noise(&repeated, &noise, 0, &mut latents);
+        let noise = randn(self.params.seed, shape.iter().product());
+        let mut latents = noised_source(&original, &noise, shape, schedulers[0].as_ref());
         self.denoise_and_decode(
             &embeddings,
             &views,

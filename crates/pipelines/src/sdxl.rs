@@ -13,7 +13,9 @@ use onnx_web_diffusion::text_encoder::Embeddings;
 use onnx_web_diffusion::unet::ExtraInput;
 use onnx_web_diffusion::vae::LATENT_SCALE;
 
-use crate::denoise::{denoise, randn, step_noise, views_for, ExtraInputs, Guidance, UnetRef, View};
+use crate::denoise::{
+    denoise, noised_source, randn, step_noise, views_for, ExtraInputs, Guidance, UnetRef, View,
+};
 use crate::error::{PipelineError, Result};
 use crate::image_util::{align_up, crop_top_left, pad_edge, UNET_ALIGN};
 use crate::params::{ImageParams, Size};
@@ -246,11 +248,8 @@ pub fn img2img(
     let shape = [batch, 4, h, w];
     let views = stage.views(h, w);
     let mut schedulers = stage.schedulers(views.len(), Some(strength))?;
-    let len: usize = shape.iter().product();
-    let noise = randn(ctx.params.seed, len);
-    let repeated: Vec<f32> = original.iter().copied().cycle().take(len).collect();
-    let mut latents = vec![0f32; len];
-    schedulers[0].add_noise(&repeated, &noise, 0, &mut latents);
+    let noise = randn(ctx.params.seed, shape.iter().product());
+    let mut latents = noised_source(&original, &noise, shape, schedulers[0].as_ref());
     stage.denoise_and_decode(
         &embeddings,
         &[],
