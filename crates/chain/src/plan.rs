@@ -166,6 +166,17 @@ impl ChainPlan {
         })
     }
 
+    /// The size of the chain's last images as far as the plan tells (a download's size is
+    /// known only once fetched), else `fallback`: the response's `size`.
+    pub fn output_size(&self, fallback: Size) -> Size {
+        self.stages
+            .iter()
+            .fold(None, |size, stage| {
+                crate::stages::find(&stage.kind).map_or(size, |s| s.output_size(stage, size))
+            })
+            .unwrap_or(fallback)
+    }
+
     /// onnx-web's `pipeline.steps(params, size)`: the response's `params.steps`.
     pub fn steps(&self) -> u32 {
         self.stages

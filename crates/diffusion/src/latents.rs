@@ -57,6 +57,9 @@ pub fn slice_latents(
     let (y1, x1) = ((top + height).min(full_h), (left + width).min(full_w));
     let (h, w) = (y1 - y0, x1 - x0);
     let mut out = Vec::with_capacity(batch * channels * h * w);
+    if h == 0 || w == 0 {
+        return (out, [batch, channels, h, w]); // an image under 8 px a side has no latents
+    }
     for plane in latents.chunks_exact(full_h * full_w) {
         for y in y0..y1 {
             out.extend_from_slice(&plane[y * full_w + x0..y * full_w + x1]);
@@ -95,6 +98,9 @@ pub fn expand_latents(
         "cannot paste {h}x{w} latents into {out_h}x{out_w}"
     );
     let mut out = latents_from_seed(seed, batch, width, height);
+    if h == 0 || w == 0 {
+        return (out, out_shape); // nothing to paste
+    }
     for (plane, out_plane) in latents
         .chunks_exact(h * w)
         .zip(out.chunks_exact_mut(out_h * out_w))
@@ -211,6 +217,17 @@ mod tests {
         (0..shape.iter().product::<usize>())
             .map(|i| i as f32)
             .collect()
+    }
+
+    #[test]
+    fn images_under_one_latent_pixel_do_not_panic() {
+        let shape = latent_shape(1, 7, 5);
+        assert_eq!(shape, [1, 4, 0, 0]);
+        let (sliced, sliced_shape) = slice_latents(&[], shape, 0, 0, 4, 4);
+        assert!(sliced.is_empty() && sliced_shape == [1, 4, 0, 0]);
+        let (grown, grown_shape) = expand_latents(&[], shape, 3, 16, 16);
+        assert_eq!(grown_shape, [1, 4, 2, 2]);
+        assert_eq!(grown, latents_from_seed(3, 1, 16, 16));
     }
 
     #[test]

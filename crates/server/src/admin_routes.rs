@@ -12,16 +12,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{Map, Value};
 
+use crate::auth::Admin;
 use crate::error::ApiError;
 use crate::models::{parse_config_text, validate_extras};
 use crate::responses::status_json;
-use crate::routes::check_admin;
 use crate::state::AppState;
 
 /// The lists every extras object has for the GUI (`gui/src/types/model.ts::ExtrasFile`).
@@ -58,9 +58,8 @@ fn with_all_lists(mut data: Map<String, Value>) -> Map<String, Value> {
 /// `GET /api/extras?token=`: the extras file as JSON.
 pub async fn get_extras(
     State(state): State<Arc<AppState>>,
-    RawQuery(raw): RawQuery,
+    _admin: Admin,
 ) -> Result<Response, ApiError> {
-    check_admin(&state, raw.as_deref())?;
     let path = extras_path(&state);
     let data = match tokio::fs::read_to_string(&path).await {
         Ok(text) => match parse_config_text(&text) {
@@ -93,10 +92,9 @@ pub async fn get_extras(
 /// sends it with no content type), re-reads models, extras and wildcards, and answers the data.
 pub async fn put_extras(
     State(state): State<Arc<AppState>>,
-    RawQuery(raw): RawQuery,
+    _admin: Admin,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    check_admin(&state, raw.as_deref())?;
     if body.len() > MAX_EXTRAS_BYTES {
         return Err(ApiError::BadRequest(format!(
             "extras: the body is {} bytes, more than the {MAX_EXTRAS_BYTES} allowed",
@@ -113,9 +111,9 @@ pub async fn put_extras(
     let state_for_write = Arc::clone(&state);
     let text = text.to_owned();
     tokio::task::spawn_blocking(move || -> Result<(), ApiError> {
-        write_atomically(&path, text.as_bytes()).map_err(|error| {
+        crate::outputs::write_atomic(&path, text.as_bytes()).map_err(|error| {
             ApiError::Internal(anyhow::anyhow!(
-                "writing extras file {}: {error}",
+                "writing extras file {}: {error:#}",
                 path.display()
             ))
         })?;
@@ -127,26 +125,13 @@ pub async fn put_extras(
     Ok(Json(data).into_response())
 }
 
-/// Writes `bytes` to a temporary file beside `path` and renames it over `path`, so a reader never
-/// sees half a file.
-fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    let file_name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temporary = path.with_file_name(format!(".{file_name}.partial"));
-    std::fs::write(&temporary, bytes)?;
-    std::fs::rename(&temporary, path)
-}
-
 /// `POST /api/restart?token=`: onnx-web recycles its worker processes; here the workers drop
 /// their loaded models (the next job loads them again) and the catalog is re-read. Answers the
 /// queue status, as onnx-web does.
 pub async fn restart(
     State(state): State<Arc<AppState>>,
-    RawQuery(raw): RawQuery,
+    _admin: Admin,
 ) -> Result<Response, ApiError> {
-    check_admin(&state, raw.as_deref())?;
     let state_for_reload = Arc::clone(&state);
     tokio::task::spawn_blocking(move || {
         state_for_reload.recycle();

@@ -39,6 +39,96 @@ fn request_token(headers: &HeaderMap) -> Option<&str> {
         .map(str::trim)
 }
 
+/// The header that may carry the admin token instead of `?token=`.
+pub const ADMIN_TOKEN_HEADER: &str = "x-admin-token";
+
+/// An admin request: the admin token came in `X-Admin-Token` or `?token=` (401 otherwise).
+pub struct Admin;
+
+impl axum::extract::FromRequestParts<Arc<AppState>> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, ApiError> {
+        let from_header = parts
+            .headers
+            .get(ADMIN_TOKEN_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim);
+        let query = crate::params::Query::parse(parts.uri.query())?;
+        match from_header.or_else(|| query.get("token")) {
+            Some(token) if same_token(token, &state.admin_token) => Ok(Admin),
+            _ => Err(ApiError::Unauthorized("invalid admin token".into())),
+        }
+    }
+}
+
+/// Splits a `Host` header value into its lowercased name and port.
+fn split_host(value: &str) -> (String, Option<u16>) {
+    let value = value.trim();
+    let (name, port) = if let Some(rest) = value.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((name, tail)) => (name, tail.strip_prefix(':')),
+            None => (rest, None),
+        }
+    } else {
+        match value.rsplit_once(':') {
+            Some((name, port)) if !name.contains(':') => (name, Some(port)),
+            _ => (value, None),
+        }
+    };
+    (
+        name.trim_end_matches('.').to_ascii_lowercase(),
+        port.and_then(|p| p.parse().ok()),
+    )
+}
+
+/// Whether the `Host` header names this server: `localhost`, an IP address (no DNS name can be
+/// rebound to it), the `--host` address, or a `--allowed-hosts` entry (`name` any port,
+/// `name:port` that port only).
+pub fn host_accepted(config: &crate::config::ServerConfig, value: &str) -> bool {
+    let (name, port) = split_host(value);
+    if name.is_empty() {
+        return false;
+    }
+    if name == "localhost" || name.parse::<std::net::IpAddr>().is_ok() {
+        return true;
+    }
+    if split_host(&config.host).0 == name {
+        return true;
+    }
+    crate::config::split_list(config.allowed_hosts.as_deref())
+        .iter()
+        .any(|entry| {
+            let (allowed, allowed_port) = split_host(entry);
+            allowed == name && (allowed_port.is_none() || allowed_port == port)
+        })
+}
+
+/// On a loopback address, refuses requests whose `Host` names another host: a web page whose
+/// DNS name was re-pointed at 127.0.0.1 (DNS rebinding) cannot reach the API from the browser.
+pub async fn check_host(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if is_loopback_host(&state.config.host) {
+        if let Some(host) = request.headers().get(header::HOST) {
+            let accepted = host.to_str().is_ok_and(|h| host_accepted(&state.config, h));
+            if !accepted {
+                return ApiError::BadRequest(format!(
+                    "Host: {:?} is not a name this server answers to; add it to --allowed-hosts",
+                    String::from_utf8_lossy(host.as_bytes())
+                ))
+                .into_response();
+            }
+        }
+    }
+    next.run(request).await
+}
+
 /// True when `host` only accepts local connections.
 pub fn is_loopback_host(host: &str) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
@@ -89,6 +179,26 @@ mod tests {
         }
         for host in ["0.0.0.0", "::", "192.168.1.2", "example.com"] {
             assert!(!is_loopback_host(host), "{host}");
+        }
+    }
+
+    #[test]
+    fn host_names_this_server_accepts() {
+        let mut config = crate::config::ServerConfig::with_paths("m".into(), "o".into());
+        config.allowed_hosts = Some("sd.example.net, gpu.lan:5000".into());
+        for host in [
+            "localhost:5000",
+            "127.0.0.1:5000",
+            "[::1]:5000",
+            "10.1.2.3",
+            "sd.example.net",
+            "SD.example.net.:80",
+            "gpu.lan:5000",
+        ] {
+            assert!(host_accepted(&config, host), "{host}");
+        }
+        for host in ["evil.example", "gpu.lan:5001", "localhost.evil.example", ""] {
+            assert!(!host_accepted(&config, host), "{host}");
         }
     }
 

@@ -340,9 +340,11 @@ async fn submit(
     // The response's steps are the chain's (onnx-web's `pipeline.steps`).
     base.steps = plan.steps();
     let allow_private_urls = state.config.allow_private_urls;
+    // The size of what the chain makes, not of the request's default image.
+    let output_size = plan.output_size(size);
     let build = |time: u64| {
         let outputs = make_output_names(&fields, count, time, &state.config.image_format);
-        let response = image_response(&outputs, &base, size, None, None, None);
+        let response = image_response(&outputs, &base, output_size, None, None, None);
         let job = Job {
             key: outputs[0].clone(),
             outputs,
@@ -361,7 +363,7 @@ async fn submit(
     let outputs_dir = &state.config.outputs;
     let response = state
         .queue
-        .submit_unique(unix_time_now(), build, |key| outputs_dir.join(key).exists());
+        .submit_unique(unix_time_now(), build, |key| outputs_dir.join(key).exists())?;
     tracing::info!(job = %response["outputs"][0], stages = plan.stages.len(), "chain queued");
     Ok(Json(response))
 }
@@ -374,8 +376,12 @@ struct DiskSink<'a> {
 
 impl onnx_web_chain::ImageSink for DiskSink<'_> {
     fn save(&self, name: &str, image: &image::RgbImage) -> Result<(), String> {
+        // Each file's metadata names its own size (a chain's images may differ).
+        let mut metadata = self.metadata.clone();
+        metadata.response["size"] =
+            crate::responses::size_json(image.width().into(), image.height().into());
         self.writer
-            .save(name, image, self.metadata)
+            .save(name, image, &metadata)
             .map_err(|e| format!("{e:#}"))
     }
 }

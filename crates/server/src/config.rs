@@ -116,6 +116,17 @@ pub struct ServerConfig {
     /// Let chain stages (`source-url`, S3 `endpoint_url`) reach loopback and private addresses.
     #[arg(long, env = "ONNX_WEB_ALLOW_PRIVATE_URLS", default_value = "false", value_parser = boolean_value, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub allow_private_urls: bool,
+
+    /// On Ctrl-C or SIGTERM: seconds open requests and the running job get to finish; a job
+    /// still running then is kept, pending, for the next start.
+    #[arg(long, env = "ONNX_WEB_STOP_GRACE", default_value_t = 5)]
+    pub stop_grace_secs: u64,
+
+    /// Comma list of host names (and `host:port`) accepted in the `Host` header besides
+    /// `localhost`, `127.0.0.1`, `[::1]` and the `--host` address; on a loopback address,
+    /// requests naming any other host are refused (DNS rebinding).
+    #[arg(long, env = "ONNX_WEB_ALLOWED_HOSTS")]
+    pub allowed_hosts: Option<String>,
 }
 
 impl ServerConfig {
@@ -142,6 +153,8 @@ impl ServerConfig {
             jobs_db: None,
             limits: crate::limits::Limits::default(),
             allow_private_urls: false,
+            stop_grace_secs: 5,
+            allowed_hosts: None,
         }
     }
 

@@ -30,6 +30,9 @@ pub enum ApiError {
     TooManyRequests(String),
     #[error("{0}")]
     RequestTimeout(String),
+    /// The server cannot take the request now (e.g. the job store cannot be written).
+    #[error("{0}")]
+    ServiceUnavailable(String),
     /// A server fault; logged, and answered with a generic message.
     #[error("internal server error: {0:#}")]
     Internal(#[from] anyhow::Error),
@@ -64,6 +67,7 @@ impl ApiError {
             Self::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             Self::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            Self::ServiceUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -85,7 +89,59 @@ impl IntoResponse for ApiError {
         } else if status != StatusCode::NOT_FOUND {
             tracing::debug!(%status, "request refused: {self}");
         }
-        (status, Json(serde_json::json!({ "error": self.message() }))).into_response()
+        let mut response =
+            (status, Json(serde_json::json!({ "error": self.message() }))).into_response();
+        if matches!(self, Self::TooManyRequests(_) | Self::ServiceUnavailable(_)) {
+            // Seconds a client should wait before trying again.
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
+        }
+        response
+    }
+}
+
+/// Makes every error answer JSON, also those made below the handlers (axum's extractor
+/// rejections, body limits): a 4xx/5xx whose body is not JSON becomes `{"error": "<its text>"}`.
+pub async fn json_errors(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 64 << 10)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let message = match text.trim() {
+        "" => status.canonical_reason().unwrap_or("error").to_owned(),
+        text => text.to_owned(),
+    };
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    let body = serde_json::json!({ "error": message }).to_string();
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+/// `Retry-After` on 429 and 503 answers.
+pub const RETRY_AFTER_SECS: &str = "5";
+
+impl From<crate::jobs::NotRecorded> for ApiError {
+    fn from(error: crate::jobs::NotRecorded) -> Self {
+        Self::ServiceUnavailable(error.to_string())
     }
 }
 

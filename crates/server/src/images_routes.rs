@@ -246,7 +246,7 @@ async fn submit(
     let outputs_dir = &state.config.outputs;
     let response = state
         .queue
-        .submit_unique(unix_time_now(), build, |key| outputs_dir.join(key).exists());
+        .submit_unique(unix_time_now(), build, |key| outputs_dir.join(key).exists())?;
     tracing::info!(job = %response["outputs"][0], model = %base.model, steps = base.steps, "{mode} queued");
     Ok(response)
 }
@@ -330,6 +330,7 @@ pub async fn img2img(
         width: source.width(),
         height: source.height(),
     };
+    check_diffusion_size(size, "source")?;
     check_output_size(size.width, size.height, &stages, "source")?;
     let count = base.batch + u32::from(source_filter != "none");
     let source = SharedImage(Arc::new(source));
@@ -428,6 +429,7 @@ pub async fn inpaint(
         width: source.width(),
         height: source.height(),
     };
+    check_diffusion_size(size, "source")?;
     check_mask_covers(mask.dimensions(), size)?;
     let (full_w, full_h) = (
         size.width + border.left + border.right,
@@ -607,6 +609,23 @@ pub async fn blend(
 /// longest side, then cropped (the GUI paints a square canvas over the contained source). A mask
 /// whose shape cannot cover the source that way would leave part of it unmasked by accident, so it
 /// is refused rather than padded.
+/// The smallest image side diffusion works on: one latent pixel is 8 image pixels.
+const MIN_DIFFUSION_SIDE: u32 = 8;
+
+/// Refuses an upload too small to have latents (400 naming the field).
+fn check_diffusion_size(size: Size, field: &str) -> Result<(), ApiError> {
+    if size.width < MIN_DIFFUSION_SIDE || size.height < MIN_DIFFUSION_SIDE {
+        return Err(ApiError::field(
+            field,
+            format!(
+                "the image is {}x{} pixels; diffusion needs at least {MIN_DIFFUSION_SIDE} in each side",
+                size.width, size.height
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn check_mask_covers((mask_width, mask_height): (u32, u32), source: Size) -> Result<(), ApiError> {
     let longest = source.width.max(source.height);
     let (fitted_width, fitted_height) =

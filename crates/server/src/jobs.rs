@@ -208,6 +208,8 @@ struct Table {
     /// The client that submitted each pending or running job, for the per-client limit.
     clients: HashMap<String, std::net::IpAddr>,
     shutting_down: bool,
+    /// Running jobs interrupted by a stop: stored as pending again instead of finished.
+    interrupted_by_stop: std::collections::HashSet<String>,
 }
 
 /// A device worker's public state, for `/api/status`.
@@ -399,6 +401,7 @@ impl JobQueue {
             table.reasons.insert(key.to_owned(), reason);
         }
         drop(table);
+        self.work_ready.notify_all();
         tracing::info!(job = %key, failed, cancelled, steps = progress.steps(), "job finished");
     }
 
@@ -408,16 +411,53 @@ impl JobQueue {
         self.work_ready.notify_all();
     }
 
+    /// A graceful stop: no job starts any more; running jobs get `grace` to finish, then stop
+    /// at their next step and are stored as pending again (not counted as an interrupted
+    /// attempt), so the next start runs them. Join the workers afterwards.
+    pub fn stop(&self, grace: std::time::Duration) {
+        self.shutdown();
+        let until = std::time::Instant::now() + grace;
+        let mut table = self.table.lock();
+        while !table.running.is_empty() {
+            if self.work_ready.wait_until(&mut table, until).timed_out() {
+                break;
+            }
+        }
+        let running: Vec<(String, Arc<Progress>)> = table
+            .running
+            .iter()
+            .map(|(key, job)| (key.clone(), Arc::clone(&job.progress)))
+            .collect();
+        for (key, progress) in running {
+            tracing::warn!(job = %key, "stopping: the job is interrupted and kept for the next start");
+            table.interrupted_by_stop.insert(key);
+            progress.cancel();
+        }
+    }
+
+    /// Puts a job interrupted by [`JobQueue::stop`] back as pending in the store.
+    fn keep_for_next_start(&self, key: &str) {
+        let mut table = self.table.lock();
+        table.running.remove(key);
+        table.clients.remove(key);
+        self.persist(|store| store.set_interrupted_by_stop(key));
+        drop(table);
+        self.work_ready.notify_all();
+    }
+
     /// Queues the job that `build` makes for the first `time` from `start` whose key is new: not
     /// pending, running or finished here, and not `taken` (e.g. an existing output file). Two
     /// identical requests within one second would otherwise share a key. Returns what `build`
     /// returned beside the job (the response body).
+    ///
+    /// A new job is acknowledged only once the store holds it: when it cannot be written (a full
+    /// disk), nothing is queued and the error says why.
     pub fn submit_unique<R>(
         &self,
         start: u64,
         mut build: impl FnMut(u64) -> (Job, R),
         taken: impl Fn(&str) -> bool,
-    ) -> R {
+    ) -> Result<R, NotRecorded> {
         let record = crate::persist::current();
         let replay = record.as_ref().and_then(|r| r.replay.clone());
         let mut table = self.table.lock();
@@ -434,14 +474,14 @@ impl JobQueue {
                         job.key
                     ),
                 );
-                return extra;
+                return Ok(extra);
             }
             self.persist(|store| store.set_pending(&job.key));
             let device = self.pick_device(&table, job.platform.as_deref());
             table.pending.push_back(PendingJob { device, job });
             drop(table);
             self.work_ready.notify_all();
-            return extra;
+            return Ok(extra);
         }
         let mut time = start;
         let (job, extra) = loop {
@@ -455,7 +495,12 @@ impl JobQueue {
             time += 1;
         };
         if let Some(record) = &record {
-            self.persist(|store| store.insert(&job.key, &job.outputs, record, time));
+            if let Some(store) = self.store.get() {
+                if let Err(error) = store.insert(&job.key, &job.outputs, record, time) {
+                    tracing::error!(job = %job.key, "job store: {error:#}; the job is refused");
+                    return Err(NotRecorded(format!("{error:#}")));
+                }
+            }
             if let Some(client) = record.client {
                 table.clients.insert(job.key.clone(), client);
             }
@@ -464,7 +509,7 @@ impl JobQueue {
         table.pending.push_back(PendingJob { device, job });
         drop(table);
         self.work_ready.notify_all();
-        extra
+        Ok(extra)
     }
 
     fn pick_device(&self, table: &Table, platform: Option<&str>) -> usize {
@@ -596,6 +641,10 @@ impl JobQueue {
                 runner.run_deferred(name, &job, &progress)
             }));
             let cancelled = progress.is_cancelled();
+            if cancelled && self.table.lock().interrupted_by_stop.contains(&job.key) {
+                self.keep_for_next_start(&job.key);
+                continue;
+            }
             let outcome = match outcome {
                 Ok(Ok(Some(work))) => {
                     let job = DeferredJob {
@@ -623,6 +672,11 @@ impl JobQueue {
         }
     }
 }
+
+/// A new job that the job store could not record (e.g. the disk is full); it was not queued.
+#[derive(Debug, thiserror::Error)]
+#[error("the job could not be recorded, so it was not queued: {0}")]
+pub struct NotRecorded(pub String);
 
 /// A copy of the queue's state at one moment.
 #[derive(Debug, Clone)]
@@ -671,18 +725,20 @@ mod tests {
     }
 
     fn submit(queue: &JobQueue, key: &str, platform: Option<&str>) -> String {
-        queue.submit_unique(
-            0,
-            |time| {
-                let key = if time == 0 {
-                    key.to_owned()
-                } else {
-                    format!("{key}-{time}")
-                };
-                (job(&key, platform), key)
-            },
-            |_| false,
-        )
+        queue
+            .submit_unique(
+                0,
+                |time| {
+                    let key = if time == 0 {
+                        key.to_owned()
+                    } else {
+                        format!("{key}-{time}")
+                    };
+                    (job(&key, platform), key)
+                },
+                |_| false,
+            )
+            .unwrap()
     }
 
     /// Runs jobs when told to, reporting which device ran which key; the queue is what is tested.
@@ -727,11 +783,13 @@ mod tests {
         assert_eq!(submit(&queue, "a", None), "a-1");
         assert_eq!(submit(&queue, "a", None), "a-2");
         // A taken file also moves the key on.
-        let key = queue.submit_unique(
-            5,
-            |t| (job(&format!("b{t}"), None), format!("b{t}")),
-            |k| k == "b5",
-        );
+        let key = queue
+            .submit_unique(
+                5,
+                |t| (job(&format!("b{t}"), None), format!("b{t}")),
+                |k| k == "b5",
+            )
+            .unwrap();
         assert_eq!(key, "b6");
     }
 

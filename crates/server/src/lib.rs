@@ -9,6 +9,7 @@ pub mod error;
 pub mod images_routes;
 pub mod jobs;
 pub mod limits;
+pub mod listener;
 pub mod models;
 pub mod naming;
 pub mod outputs;

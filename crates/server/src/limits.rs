@@ -41,6 +41,23 @@ pub struct Limits {
     /// Seconds a request may take, body upload included (408 past it); 0 = no limit.
     #[arg(long, env = "ONNX_WEB_REQUEST_TIMEOUT", default_value_t = 120)]
     pub request_timeout_secs: u64,
+
+    /// Open connections at most; past it the oldest idle one is closed, and when all are busy
+    /// a new one gets a 503.
+    #[arg(long, env = "ONNX_WEB_MAX_CONNECTIONS", default_value_t = 512)]
+    pub max_connections: usize,
+
+    /// Seconds a client has to send a whole request head (line and headers) from its first byte.
+    #[arg(long, env = "ONNX_WEB_HEADER_TIMEOUT", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+
+    /// Seconds a connection may stay open with no request in progress and no bytes moving.
+    #[arg(long, env = "ONNX_WEB_IDLE_TIMEOUT", default_value_t = 60)]
+    pub idle_timeout_secs: u64,
+
+    /// Largest request head (URL and headers) in bytes (431 past it).
+    #[arg(long, env = "ONNX_WEB_MAX_HEADER_BYTES", default_value_t = 64 << 10)]
+    pub max_header_bytes: usize,
 }
 
 impl Default for Limits {
@@ -52,6 +69,23 @@ impl Default for Limits {
             max_queue: 100,
             max_queue_per_client: 20,
             request_timeout_secs: 120,
+            max_connections: 512,
+            header_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_header_bytes: 64 << 10,
+        }
+    }
+}
+
+impl Limits {
+    /// The listener's share of the limits.
+    pub fn connections(&self, drain_timeout: Duration) -> crate::listener::ConnectionSettings {
+        crate::listener::ConnectionSettings {
+            max_connections: self.max_connections.max(1),
+            header_timeout: Duration::from_secs(self.header_timeout_secs.max(1)),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs.max(1)),
+            max_header_bytes: self.max_header_bytes.max(1024),
+            drain_timeout,
         }
     }
 }

@@ -2,6 +2,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -106,6 +107,8 @@ fn main() {
                 .unwrap_or_else(|_| "info,ort=warn".into()),
         )
         .with_writer(std::io::stderr)
+        // A log that cannot be written (a full disk) must not panic whatever was logging.
+        .log_internal_errors(false)
         .init();
     let cli = Cli::parse();
     if let Err(error) = run(cli) {
@@ -127,6 +130,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn serve(config: ServerConfig, pipelines: Arc<Pipelines>) -> anyhow::Result<()> {
     let devices = pipelines.engine().platforms().to_vec();
+    prepare_process(config.limits.max_connections);
     onnx_web_server::limits::install(&config.limits);
     if !onnx_web_server::auth::is_loopback_host(&config.host) && config.api_token.is_none() {
         tracing::warn!(
@@ -136,8 +140,11 @@ fn serve(config: ServerConfig, pipelines: Arc<Pipelines>) -> anyhow::Result<()> 
     }
     // Blocked platforms get no worker; the served platform list leaves them out too.
     let queue = JobQueue::new(onnx_web_server::state::usable_devices(&devices, &config));
-    let store = onnx_web_server::persist::JobStore::open(&config.jobs_db_path())?;
-    queue.attach_store(Arc::new(store))?;
+    let store = Arc::new(onnx_web_server::persist::JobStore::open(
+        &config.jobs_db_path(),
+    )?);
+    onnx_web_server::persist::warn_if_history_lost(&store, &config)?;
+    queue.attach_store(Arc::clone(&store))?;
     let writer = OutputWriter::new(config.outputs.clone(), config.server_version.clone());
     let engine = Arc::clone(pipelines.engine());
     let workers = queue.start_workers(Arc::new(PipelineRunner::new(pipelines, writer)));
@@ -167,19 +174,78 @@ fn serve(config: ServerConfig, pipelines: Arc<Pipelines>) -> anyhow::Result<()> 
             .with_context(|| format!("listening on {address}"))?;
         // Scripts and tests read this line to learn the port (`--port 0` picks a free one).
         println!("onnx-web listening on http://{}", listener.local_addr()?);
-        axum::serve(
+        let stop_grace = Duration::from_secs(config.stop_grace_secs);
+        onnx_web_server::listener::serve(
             listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
+            app,
+            config.limits.connections(stop_grace),
+            stop_signal(),
         )
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+        .await;
         anyhow::Ok(())
     })?;
-    queue.shutdown();
+    // No job starts any more; the running one finishes within the grace time or is kept,
+    // pending, for the next start.
+    queue.stop(Duration::from_secs(config.stop_grace_secs));
     for worker in workers {
         let _ = worker.join();
     }
+    store.checkpoint()?;
+    tracing::info!("stopped");
     Ok(())
 }
+
+/// Ctrl-C, or SIGTERM as systemd, Docker and Kubernetes send it.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("stopping: no new connections; open requests and the running job may finish");
+}
+
+/// Process settings a long-running server wants on Unix: a file size limit fails the write
+/// (an error the job reports) instead of killing the process with SIGXFSZ, and the soft limit
+/// on open files is raised so `--max-connections` fits.
+#[cfg(unix)]
+fn prepare_process(max_connections: usize) {
+    // SAFETY: setting a signal to be ignored and reading/raising our own rlimit have no
+    // memory-safety preconditions.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+        let mut files = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut files) == 0 {
+            let wanted = (max_connections as libc::rlim_t).saturating_add(256);
+            if files.rlim_cur < wanted {
+                files.rlim_cur = wanted.min(files.rlim_max);
+                libc::setrlimit(libc::RLIMIT_NOFILE, &files);
+            }
+            if files.rlim_cur < wanted {
+                tracing::warn!(
+                    "only {} files may be open; lower --max-connections below {}",
+                    files.rlim_cur,
+                    files.rlim_cur.saturating_sub(256)
+                );
+            }
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn prepare_process(_max_connections: usize) {}

@@ -59,20 +59,55 @@ impl OutputWriter {
                 ("parameters", &metadata.parameters),
             ],
         )?;
-        self.write_atomic(&format!("{name}.json"), &serde_json::to_vec(&sidecar)?)?;
-        self.write_atomic(name, &png)?;
+        write_atomic(
+            &self.dir.join(format!("{name}.json")),
+            &serde_json::to_vec(&sidecar)?,
+        )?;
+        write_atomic(&self.dir.join(name), &png)?;
         Ok(())
     }
+}
 
-    fn write_atomic(&self, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
-        let path = self.dir.join(name);
-        let temporary = self.dir.join(format!(".{name}.partial"));
+/// The one way files are written: to a hidden temporary file beside `path`, synced, then renamed
+/// over `path`, so a reader never sees half a file. On any failure (a full disk) the temporary
+/// file is removed, so nothing half-written is left behind.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let temporary = path.with_file_name(format!(".{file_name}.partial"));
+    let written = (|| {
         let mut file = std::fs::File::create(&temporary)
             .with_context(|| format!("creating {}", temporary.display()))?;
-        file.write_all(bytes)?;
-        file.sync_data().ok();
-        std::fs::rename(&temporary, &path)
-            .with_context(|| format!("writing {}", path.display()))?;
-        Ok(())
+        file.write_all(bytes)
+            .and_then(|()| file.sync_data())
+            .with_context(|| format!("writing {}", temporary.display()))?;
+        std::fs::rename(&temporary, path).with_context(|| format!("writing {}", path.display()))
+    })();
+    if written.is_err() {
+        let _ = std::fs::remove_file(&temporary);
+    }
+    written
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_write_leaves_no_temporary_file() {
+        let dir = tempfile::tempdir().unwrap();
+        write_atomic(&dir.path().join("a.json"), b"{}").unwrap();
+        assert_eq!(std::fs::read(dir.path().join("a.json")).unwrap(), b"{}");
+        // A folder in the way: the rename fails after the temporary file was written.
+        std::fs::create_dir(dir.path().join("b.json")).unwrap();
+        std::fs::write(dir.path().join("b.json/x"), b"").unwrap();
+        assert!(write_atomic(&dir.path().join("b.json"), b"{}").is_err());
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert!(!names.iter().any(|n| n.ends_with(".partial")), "{names:?}");
     }
 }

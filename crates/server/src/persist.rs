@@ -265,6 +265,34 @@ impl JobStore {
         self.set_state(key, "pending")
     }
 
+    /// Marks a running job pending again after a graceful stop interrupted it; that attempt
+    /// does not count towards [`MAX_ATTEMPTS`].
+    pub fn set_interrupted_by_stop(&self, key: &str) -> anyhow::Result<()> {
+        self.connection.lock().execute(
+            "UPDATE jobs SET state = 'pending', attempts = max(attempts - 1, 0)
+             WHERE key = ?1 AND state = 'running'",
+            params![key],
+        )?;
+        Ok(())
+    }
+
+    /// Moves the write-ahead log into the database file and empties it (on a clean stop).
+    pub fn checkpoint(&self) -> anyhow::Result<()> {
+        self.connection
+            .lock()
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+
+    /// How many jobs the database holds.
+    pub fn count(&self) -> anyhow::Result<u64> {
+        Ok(self
+            .connection
+            .lock()
+            .query_row("SELECT count(*) FROM jobs", [], |row| row.get::<_, i64>(0))?
+            as u64)
+    }
+
     /// Marks a job started (counting the attempt).
     pub fn set_running(&self, key: &str) -> anyhow::Result<()> {
         self.set_state(key, "running")
@@ -351,6 +379,40 @@ impl JobStore {
             )
             .optional()?)
     }
+}
+
+/// Says loudly, once at start-up, when the job database is new or empty while the outputs
+/// folder holds earlier outputs: the earlier jobs' states are gone (the database was deleted or
+/// lost), so `ready` no longer knows them.
+pub fn warn_if_history_lost(
+    store: &JobStore,
+    config: &crate::config::ServerConfig,
+) -> anyhow::Result<()> {
+    if store.count()? > 0 {
+        return Ok(());
+    }
+    let earlier = std::fs::read_dir(&config.outputs)
+        .map(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .filter(|entry| {
+                    let name = entry.file_name();
+                    let name = name.to_string_lossy();
+                    !name.starts_with('.') && name.ends_with(".json")
+                })
+                .count()
+        })
+        .unwrap_or(0);
+    if earlier > 0 {
+        tracing::error!(
+            "THE JOB DATABASE {} IS MISSING OR EMPTY, but {} holds {earlier} earlier output(s): \
+             their jobs are unknown from now on (ready answers 400 for them). Restore the \
+             database from a backup, or ignore this if it was removed on purpose.",
+            config.jobs_db_path().display(),
+            config.outputs.display()
+        );
+    }
+    Ok(())
 }
 
 /// Replays the unfinished jobs of `store` through `app` (the full router), oldest first, before

@@ -5,7 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::Context;
 use axum::extract::{RawQuery, State};
 use axum::Json;
 use onnx_web_diffusion::sdxl::is_sdxl;
@@ -19,7 +18,7 @@ use crate::error::ApiError;
 use crate::jobs::{Deferred, Job, JobSpec};
 use crate::models::Catalog;
 use crate::naming::{output_hash, unix_time_now, HashParam, NameFields};
-use crate::outputs::OutputWriter;
+use crate::outputs::{write_atomic, OutputWriter};
 use crate::params::{
     get_and_clamp_float, get_and_clamp_int, pick_seed, Query, REFERENCE_PIPELINES,
 };
@@ -204,7 +203,7 @@ pub async fn txt2txt(
     let outputs_dir = &state.config.outputs;
     let response = state
         .queue
-        .submit_unique(unix_time_now(), build, |key| outputs_dir.join(key).exists());
+        .submit_unique(unix_time_now(), build, |key| outputs_dir.join(key).exists())?;
     tracing::info!(job = %response["outputs"][0], "txt2txt queued");
     Ok(Json(response))
 }
@@ -227,18 +226,10 @@ pub fn run_job(
     sidecar["text"] = json!(output.text);
     sidecar["tokens"] = json!(output.new_tokens);
     Ok(Box::new(move || {
-        write_atomic(&dir, &name, output.text.as_bytes())?;
+        write_atomic(&dir.join(&name), output.text.as_bytes())?;
         write_atomic(
-            &dir,
-            &format!("{name}.json"),
+            &dir.join(format!("{name}.json")),
             &serde_json::to_vec(&sidecar)?,
         )
     }))
-}
-
-/// Writes `<dir>/<name>` through a temporary file and a rename, so readers never see half a file.
-fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> anyhow::Result<()> {
-    let temporary = dir.join(format!(".{name}.tmp"));
-    std::fs::write(&temporary, bytes).with_context(|| format!("writing {name}"))?;
-    std::fs::rename(&temporary, dir.join(name)).with_context(|| format!("renaming {name}"))
 }

@@ -128,7 +128,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             ApiError::MethodNotAllowed(format!("method {method} is not allowed here"))
         });
     let cors = cors_layer(&state.config.cors_origins());
-    // Outermost last: timeout, API token, queue limits, then the request record for durable jobs.
+    // Outermost last: every error as JSON, the Host check, timeout, API token, queue limits, then
+    // the request record for durable jobs.
     let app = app
         .layer(from_fn_with_state(
             Arc::clone(&state),
@@ -145,7 +146,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .layer(from_fn_with_state(
             Arc::clone(&state),
             crate::limits::request_timeout,
-        ));
+        ))
+        .layer(from_fn_with_state(
+            Arc::clone(&state),
+            crate::auth::check_host,
+        ))
+        .layer(axum::middleware::from_fn(crate::error::json_errors));
     let app = app.with_state(state);
     match cors {
         Some(layer) => app.layer(layer),
@@ -327,29 +333,11 @@ async fn cancel(
     })))
 }
 
-/// Compares two tokens in time independent of where they differ.
-fn same_token(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
-}
-
-pub(crate) fn check_admin(state: &AppState, raw: Option<&str>) -> Result<(), ApiError> {
-    let query = Query::parse(raw)?;
-    match query.get("token") {
-        Some(token) if same_token(token, &state.admin_token) => Ok(()),
-        _ => Err(ApiError::Unauthorized("invalid admin token".into())),
-    }
-}
-
 /// `GET /api/status?token=`: the queue in onnx-web's tuple format (§1.9).
 async fn worker_status(
     State(state): State<Arc<AppState>>,
-    RawQuery(raw): RawQuery,
+    _admin: crate::auth::Admin,
 ) -> Result<Response, ApiError> {
-    check_admin(&state, raw.as_deref())?;
     Ok((StatusCode::OK, Json(status_json(&state.queue.snapshot()))).into_response())
 }
 

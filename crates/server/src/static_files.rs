@@ -6,6 +6,7 @@
 //! percent-encoded separators in the raw URI, and no symlink that leads out of the folder. Every
 //! refusal is the same JSON 404 as a missing file.
 
+use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
@@ -13,8 +14,10 @@ use std::time::UNIX_EPOCH;
 use axum::extract::{OriginalUri, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 
 use crate::error::ApiError;
+use crate::listener::LocalAddr;
 use crate::state::AppState;
 
 /// How long clients may keep a file.
@@ -178,8 +181,10 @@ fn plain_host(host: &str) -> bool {
 }
 
 /// The API root for the GUI: `--api-root`, else the scheme and host this request came in by
-/// (`X-Forwarded-Proto: https` from a TLS proxy), else the listening address.
-pub fn api_root(state: &AppState, headers: &HeaderMap) -> String {
+/// (`X-Forwarded-Proto: https` from a TLS proxy) when the host is one this server accepts
+/// (`auth::host_accepted`), else the address the connection reached, else the listening address.
+/// An unchecked `Host` is never echoed.
+pub fn api_root(state: &AppState, headers: &HeaderMap, local: Option<SocketAddr>) -> String {
     if let Some(root) = state.config.api_root.as_deref().filter(|r| !r.is_empty()) {
         return root.to_owned();
     }
@@ -193,17 +198,23 @@ pub fn api_root(state: &AppState, headers: &HeaderMap) -> String {
     let host = headers
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
-        .filter(|h| plain_host(h))
+        .filter(|h| plain_host(h) && crate::auth::host_accepted(&state.config, h))
         .map(str::to_owned)
+        .or_else(|| local.map(|address| address.to_string()))
         .unwrap_or_else(|| state.config.bind_address());
     format!("{scheme}://{host}/")
 }
 
 /// `GET /config.json`: what the GUI loads before anything else (`gui/src/config.ts`): the API
 /// root and the server's own params, so the GUI's defaults and limits are this server's.
-pub async fn gui_config(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+pub async fn gui_config(
+    State(state): State<Arc<AppState>>,
+    local: Option<Extension<LocalAddr>>,
+    headers: HeaderMap,
+) -> Response {
+    let local = local.map(|Extension(LocalAddr(address))| address);
     let body = serde_json::json!({
-        "api": { "root": api_root(&state, &headers) },
+        "api": { "root": api_root(&state, &headers, local) },
         "params": state.served_params(),
     });
     (

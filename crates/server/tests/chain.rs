@@ -237,6 +237,12 @@ fn every_stage_type_runs_through_the_chain_endpoint() {
         let images = outputs(&server, &job, index + 1);
         let image = &images[index];
         assert_eq!(image.dimensions(), case.size, "{kind}");
+        // The response names the size the chain makes (onnx-web: always the default 512x512).
+        assert_eq!(
+            job["size"],
+            json!({"width": case.size.0, "height": case.size.1}),
+            "{kind}: the response's size"
+        );
         match kind {
             // White over the source at 0.5: every channel at least half white.
             "blend-linear" => assert!(image.pixels().all(|p| p.0.iter().all(|&c| c >= 127))),
@@ -297,7 +303,8 @@ fn yaml_bodies_and_the_grid_of_the_gui() {
     // cells + 1 names, the grid last; steps = both cells' steps + grid + save.
     assert_eq!(job["outputs"].as_array().unwrap().len(), 3);
     assert_eq!(job["params"]["steps"], 6);
-    assert_eq!(job["size"], json!({"width": 64, "height": 64}));
+    // The size of the grid the chain makes (onnx-web names its default size instead).
+    assert_eq!(job["size"], json!({"width": 64, "height": 128}));
     assert!(job.get("upscale").is_none() && job.get("highres").is_none());
     let images = outputs(&server, &job, 3);
     assert_eq!(images[2].dimensions(), (64, 128));

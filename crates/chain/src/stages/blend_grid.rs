@@ -7,6 +7,8 @@ use image::RgbImage;
 use super::{ParamSpec, ParamType, Stage, MAX_TILE};
 use crate::error::{Result, RunError};
 use crate::pipeline::StageRun;
+use crate::plan::PlannedStage;
+use onnx_web_pipelines::Size;
 
 pub struct BlendGrid;
 
@@ -30,6 +32,17 @@ impl Stage for BlendGrid {
 
     fn outputs(&self, n: usize) -> usize {
         n + 1
+    }
+
+    fn output_size(&self, stage: &PlannedStage, input: Option<Size>) -> Option<Size> {
+        let (columns, rows) = (
+            stage.number("width", 1.0) as u32,
+            stage.number("height", 1.0) as u32,
+        );
+        input.map(|cell| Size {
+            width: cell.width.saturating_mul(columns),
+            height: cell.height.saturating_mul(rows),
+        })
     }
 
     fn run(&self, run: &StageRun<'_>, sources: Vec<RgbImage>) -> Result<Vec<RgbImage>> {

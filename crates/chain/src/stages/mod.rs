@@ -2,7 +2,7 @@
 //! Every stage is a thin adapter over `onnx_web_pipelines` / `onnx_web_imageops`.
 
 use image::RgbImage;
-use onnx_web_pipelines::{HighresOptions, JobContext};
+use onnx_web_pipelines::{HighresOptions, JobContext, Size};
 
 use crate::error::Result;
 use crate::pipeline::StageRun;
@@ -111,6 +111,16 @@ pub trait Stage: Send + Sync {
     /// per tile.
     fn diffusion(&self) -> bool {
         false
+    }
+
+    /// The size of this stage's images given the size of its input (`None`: no images yet, or
+    /// not known before running, e.g. downloaded ones); for the response's `size`.
+    fn output_size(&self, stage: &PlannedStage, input: Option<Size>) -> Option<Size> {
+        let scale = self.scale(stage);
+        input.map(|size| Size {
+            width: size.width.saturating_mul(scale),
+            height: size.height.saturating_mul(scale),
+        })
     }
 
     /// onnx-web's `outputs(n)`: the image count after this stage, for naming outputs.

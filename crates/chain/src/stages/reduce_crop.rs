@@ -10,6 +10,8 @@ use image::RgbImage;
 use super::{ParamSpec, ParamType, Stage};
 use crate::error::{Result, RunError};
 use crate::pipeline::StageRun;
+use crate::plan::PlannedStage;
+use onnx_web_pipelines::Size;
 
 pub struct ReduceCrop;
 
@@ -34,6 +36,10 @@ pub(super) const SIZE_PARAMS: &[ParamSpec] = &[
 impl Stage for ReduceCrop {
     fn params(&self) -> &'static [ParamSpec] {
         SIZE_PARAMS
+    }
+
+    fn output_size(&self, stage: &PlannedStage, _input: Option<Size>) -> Option<Size> {
+        Some(stage.own_size())
     }
 
     fn run(&self, run: &StageRun<'_>, sources: Vec<RgbImage>) -> Result<Vec<RgbImage>> {

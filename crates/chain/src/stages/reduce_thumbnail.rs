@@ -7,12 +7,28 @@ use image::RgbImage;
 use super::{ParamSpec, Stage};
 use crate::error::Result;
 use crate::pipeline::StageRun;
+use crate::plan::PlannedStage;
+use onnx_web_pipelines::Size;
 
 pub struct ReduceThumbnail;
 
 impl Stage for ReduceThumbnail {
     fn params(&self) -> &'static [ParamSpec] {
         super::reduce_crop::SIZE_PARAMS
+    }
+
+    fn output_size(&self, stage: &PlannedStage, input: Option<Size>) -> Option<Size> {
+        let limit = stage.own_size();
+        let input = input?;
+        if input.width <= limit.width && input.height <= limit.height {
+            return Some(input);
+        }
+        let (width, height) =
+            onnx_web_imageops::contain_size(input.width, input.height, limit.width, limit.height);
+        Some(Size {
+            width: width.max(1),
+            height: height.max(1),
+        })
     }
 
     fn run(&self, run: &StageRun<'_>, sources: Vec<RgbImage>) -> Result<Vec<RgbImage>> {

@@ -7,6 +7,8 @@ use onnx_web_imageops::NoiseSource;
 use super::{ParamSpec, ParamType, Stage};
 use crate::error::Result;
 use crate::pipeline::StageRun;
+use crate::plan::PlannedStage;
+use onnx_web_pipelines::Size;
 
 pub struct SourceNoise;
 
@@ -22,6 +24,10 @@ const PARAMS: &[ParamSpec] = &[ParamSpec::optional(
 impl Stage for SourceNoise {
     fn params(&self) -> &'static [ParamSpec] {
         PARAMS
+    }
+
+    fn output_size(&self, stage: &PlannedStage, _input: Option<Size>) -> Option<Size> {
+        Some(stage.size)
     }
 
     fn outputs(&self, n: usize) -> usize {

@@ -7,6 +7,8 @@ use onnx_web_pipelines::HighresOptions;
 use super::{ParamSpec, ParamType, Stage, MAX_TILE};
 use crate::error::Result;
 use crate::pipeline::StageRun;
+use crate::plan::PlannedStage;
+use onnx_web_pipelines::Size;
 
 pub struct SourceTxt2Img;
 
@@ -26,6 +28,10 @@ impl Stage for SourceTxt2Img {
 
     fn diffusion(&self) -> bool {
         true
+    }
+
+    fn output_size(&self, stage: &PlannedStage, _input: Option<Size>) -> Option<Size> {
+        Some(stage.size)
     }
 
     fn outputs(&self, n: usize) -> usize {

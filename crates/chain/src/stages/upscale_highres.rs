@@ -7,12 +7,27 @@ use image::RgbImage;
 use super::Stage;
 use crate::error::Result;
 use crate::pipeline::StageRun;
+use crate::plan::PlannedStage;
+use onnx_web_pipelines::Size;
 
 pub struct UpscaleHighres;
 
 impl Stage for UpscaleHighres {
     fn diffusion(&self) -> bool {
         true
+    }
+
+    fn output_size(&self, stage: &PlannedStage, input: Option<Size>) -> Option<Size> {
+        let highres = &stage.highres;
+        if highres.scale <= 1 {
+            return input;
+        }
+        // Each iteration upscales by `scale`.
+        let factor = highres.scale.saturating_pow(highres.iterations);
+        input.map(|size| Size {
+            width: size.width.saturating_mul(factor),
+            height: size.height.saturating_mul(factor),
+        })
     }
 
     fn run(&self, run: &StageRun<'_>, sources: Vec<RgbImage>) -> Result<Vec<RgbImage>> {

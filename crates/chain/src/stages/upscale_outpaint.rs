@@ -11,6 +11,8 @@ use onnx_web_pipelines::HighresOptions;
 use super::{ParamSpec, ParamType, Stage, MAX_TILE};
 use crate::error::{Result, RunError};
 use crate::pipeline::StageRun;
+use crate::plan::PlannedStage;
+use onnx_web_pipelines::Size;
 
 pub struct UpscaleOutpaint;
 
@@ -50,6 +52,14 @@ impl Stage for UpscaleOutpaint {
 
     fn diffusion(&self) -> bool {
         true
+    }
+
+    fn output_size(&self, stage: &PlannedStage, input: Option<Size>) -> Option<Size> {
+        let border = stage.border;
+        input.map(|size| Size {
+            width: size.width + border.left + border.right,
+            height: size.height + border.top + border.bottom,
+        })
     }
 
     fn run(&self, run: &StageRun<'_>, sources: Vec<RgbImage>) -> Result<Vec<RgbImage>> {

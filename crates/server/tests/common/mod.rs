@@ -50,7 +50,17 @@ impl TestServer {
 
     /// Like [`TestServer::start_with`], serving another models folder.
     pub fn start_in(models: &Path, args: &[&str], env: &[(&str, &str)]) -> Self {
-        let outputs = tempfile::tempdir().unwrap();
+        Self::start_on(models, tempfile::tempdir().unwrap(), args, env)
+    }
+
+    /// Like [`TestServer::start_in`], on a given outputs folder (e.g. the one a stopped server
+    /// used: see [`TestServer::kill`]). The log is appended to across restarts.
+    pub fn start_on(
+        models: &Path,
+        outputs: tempfile::TempDir,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> Self {
         let stderr_log = outputs.path().join("../").join(format!(
             "onnx-web-test-{}.log",
             outputs.path().file_name().unwrap().to_string_lossy()
@@ -72,7 +82,13 @@ impl TestServer {
             .env("RUST_LOG", "info,ort=warn")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr_log).unwrap());
+            .stderr(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&stderr_log)
+                    .unwrap(),
+            );
         let mut child = command.spawn().expect("starting onnx-web");
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
@@ -106,6 +122,35 @@ impl TestServer {
                 .unwrap(),
             stderr_log,
         }
+    }
+
+    /// Kills the server hard (SIGKILL) and hands back its outputs folder, for a restart.
+    pub fn kill(mut self) -> tempfile::TempDir {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::mem::replace(&mut self.outputs, tempfile::tempdir().unwrap())
+    }
+
+    /// Sends SIGTERM and waits (up to `limit`) for the process to exit; its exit status, its
+    /// log, and the outputs folder for a restart.
+    pub fn terminate(
+        mut self,
+        limit: Duration,
+    ) -> (Option<std::process::ExitStatus>, String, tempfile::TempDir) {
+        // SAFETY: signalling our own child process.
+        unsafe { libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM) };
+        let deadline = Instant::now() + limit;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if Instant::now() > deadline {
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        };
+        let outputs = std::mem::replace(&mut self.outputs, tempfile::tempdir().unwrap());
+        (status, self.log(), outputs)
     }
 
     /// The server's process id.
