@@ -641,7 +641,9 @@ impl JobQueue {
                 runner.run_deferred(name, &job, &progress)
             }));
             let cancelled = progress.is_cancelled();
-            if cancelled && self.table.lock().interrupted_by_stop.contains(&job.key) {
+            // Stopped before it was done: kept for the next start (a finished run goes on).
+            let unfinished = !matches!(outcome, Ok(Ok(_)));
+            if cancelled && unfinished && self.table.lock().interrupted_by_stop.contains(&job.key) {
                 self.keep_for_next_start(&job.key);
                 continue;
             }
