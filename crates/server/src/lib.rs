@@ -10,6 +10,7 @@ pub mod images_routes;
 pub mod jobs;
 pub mod limits;
 pub mod models;
+pub mod names;
 pub mod naming;
 pub mod outputs;
 pub mod params;
