@@ -645,10 +645,11 @@ pub fn pick_platform(
         names: &names,
         aliases: &[],
     };
+    let given = query.get("platform").filter(|p| *p != "any");
     let platform = resolve(
         warnings,
         &list,
-        query.get("platform"),
+        given,
         Fallback::to(None, "on any platform"),
     )?;
     Ok(platform.filter(|p| p != "any"))
