@@ -30,7 +30,7 @@ use crate::naming::{make_output_names, unix_time_now, NameFields};
 use crate::params::{
     build_base_params, build_border, build_highres, build_upscale, ParseContext, Query,
 };
-use crate::responses::image_response;
+use crate::responses::{collect_warnings, image_response};
 use crate::routes::metadata_parameters;
 use crate::state::AppState;
 use crate::uploads::{Uploads, MAX_UPLOAD_PIXELS};
@@ -149,14 +149,18 @@ pub(crate) fn plan_chain_in(
             );
         }
     }
-    let (base, size, platform) = build_base_params(&query, ctx, "txt2img")
+    let (mut base, size, platform) = build_base_params(&query, ctx, "txt2img")
         .map_err(|e| ApiError::bad_request(format!("defaults: {}", e.message())))?;
-    let stages = chain
-        .stages
-        .iter()
-        .enumerate()
-        .map(|(index, stage)| plan_stage(ctx, index, stage, files))
-        .collect::<Result<Vec<_>, _>>()?;
+    for warning in &mut base.warnings {
+        *warning = format!("defaults: {warning}");
+    }
+    let mut stages = Vec::with_capacity(chain.stages.len());
+    for (index, stage) in chain.stages.iter().enumerate() {
+        let (planned, warnings) = plan_stage(ctx, index, stage, files)?;
+        // The response is built from the defaults; the stages' replaced names go with them.
+        base.warnings.extend(warnings);
+        stages.push(planned);
+    }
     Ok((ChainPlan { stages }, base, size, platform))
 }
 
@@ -167,12 +171,14 @@ fn stage_error(index: usize, stage: &StageRequest, message: impl std::fmt::Displ
     ))
 }
 
+/// A stage's plan, and the names replaced in its parameters (`crate::names`), each prefixed with
+/// the stage.
 fn plan_stage(
     ctx: &ParseContext<'_>,
     index: usize,
     stage: &StageRequest,
     files: &HashMap<String, Vec<u8>>,
-) -> Result<PlannedStage, ApiError> {
+) -> Result<(PlannedStage, Vec<String>), ApiError> {
     let err = |e: ApiError| stage_error(index, stage, format!("params.{}", e.message()));
     let kind = stages::find(&stage.kind).expect("checked by the schema");
     // The stage's own keys (blend-grid's `width`/`height` are columns and rows) are not image
@@ -196,23 +202,17 @@ fn plan_stage(
     let border = build_border(&query, ctx).map_err(err)?;
     let options = stage_options(ctx.catalog, &base, &upscale, Some(&highres)).map_err(err)?;
     check_output_size(size.width, size.height, &options, "width").map_err(err)?;
-    // An explicit model must exist (the query parsers fall back to the first listed one).
-    for (key, list) in [
-        ("upscaling", &ctx.catalog.models.upscaling),
-        ("correction", &ctx.catalog.models.correction),
-    ] {
-        if let Some(name) = query.get_not_empty(key) {
-            let listed = list.iter().any(|m| m.name == name)
-                || (key == "upscaling" && crate::params::SIMPLE_UPSCALERS.contains(&name));
-            if !listed {
-                return Err(stage_error(
-                    index,
-                    stage,
-                    format!("params.{key}: unknown model {name:?}"),
-                ));
-            }
-        }
-    }
+    // Replaced names (an unknown `upscaling` or `correction` falls back to the first listed
+    // model, as in the image endpoints) are reported, not refused.
+    let warnings: Vec<String> = collect_warnings(&base, Some(&upscale), Some(&highres), &[])
+        .into_iter()
+        .map(|w| {
+            format!(
+                "stage {index} {:?} ({}): params.{w}",
+                stage.name, stage.kind
+            )
+        })
+        .collect();
     if UPSCALING_STAGES.contains(&stage.kind.as_str()) {
         let wants_folder = stage.kind == "upscale-stable-diffusion";
         let usable = options.upscale.upscale_model.as_ref().is_some_and(|p| {
@@ -228,11 +228,18 @@ fn plan_stage(
             } else {
                 "an .onnx upscaling model"
             };
+            // A replaced name says why this model was tried.
+            let replaced = upscale
+                .warnings
+                .iter()
+                .find(|w| w.starts_with("upscaling: "))
+                .map(|w| format!(" ({w})"))
+                .unwrap_or_default();
             return Err(stage_error(
                 index,
                 stage,
                 format!(
-                    "params.upscaling: {:?} is not {what}",
+                    "params.upscaling: {:?} is not {what}{replaced}",
                     upscale.upscale_model.as_deref().unwrap_or("")
                 ),
             ));
@@ -279,7 +286,7 @@ fn plan_stage(
             format!("blend-mask needs a mask uploaded as {mask_key}"),
         ));
     }
-    Ok(PlannedStage {
+    let planned = PlannedStage {
         name: stage.name.clone(),
         kind: stage.kind.clone(),
         params: base.image_params(),
@@ -298,7 +305,8 @@ fn plan_stage(
         raw: stage.params.clone(),
         source,
         mask,
-    })
+    };
+    Ok((planned, warnings))
 }
 
 /// Names the outputs and queues the chain; the response has no upscale/highres/border groups.
@@ -344,7 +352,8 @@ async fn submit(
     let output_size = plan.output_size(size);
     let build = |time: u64| {
         let outputs = make_output_names(&fields, count, time, &state.config.image_format);
-        let response = image_response(&outputs, &base, output_size, None, None, None);
+        let response =
+            image_response(&outputs, &base, output_size, None, None, None, &base.warnings);
         let job = Job {
             key: outputs[0].clone(),
             outputs,

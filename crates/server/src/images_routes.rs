@@ -19,13 +19,14 @@ use crate::jobs::{
     StageOptions, Txt2ImgJob, UpscaleJob,
 };
 use crate::models::Catalog;
+use crate::names::{resolve, Fallback, NameList};
 use crate::naming::{make_output_names, unix_time_now, HashParam, NameFields};
 use crate::params::{
     build_base_params, build_border, build_highres, build_upscale, get_boolean, BaseParams, Border,
     HighresParams, Query, UpscaleParams, SIMPLE_UPSCALERS,
 };
-use crate::responses::image_response;
-use crate::routes::{metadata_parameters, SOURCE_FILTERS};
+use crate::responses::{collect_warnings, image_response};
+use crate::routes::{metadata_parameters, MASK_FILTERS, NOISE_SOURCES, SOURCE_FILTERS};
 use crate::state::AppState;
 use crate::uploads::{decode_blocking, Uploads};
 
@@ -174,6 +175,8 @@ struct Submission<'a> {
     /// Whether the metadata written beside the images has the highres block (§6.9).
     metadata_highres: bool,
     metadata_upscale: bool,
+    /// Names of the endpoint's own fields that were replaced (`crate::names`).
+    warnings: Vec<String>,
 }
 
 /// Names the outputs, writes the response and queues the job `spec` builds.
@@ -195,7 +198,9 @@ async fn submit(
         highres,
         metadata_highres,
         metadata_upscale,
+        warnings,
     } = submission;
+    let warnings = collect_warnings(base, upscale, highres, &warnings);
     let model_path = base.model_dir.to_string_lossy().into_owned();
     let fields = NameFields {
         mode,
@@ -223,7 +228,7 @@ async fn submit(
     };
     let build = |time: u64| {
         let outputs = make_output_names(&fields, count, time, &state.config.image_format);
-        let response = image_response(&outputs, base, size, upscale, border, highres);
+        let response = image_response(&outputs, base, size, upscale, border, highres, &warnings);
         let written = image_response(
             &outputs,
             base,
@@ -231,6 +236,7 @@ async fn submit(
             upscale.filter(|_| metadata_upscale),
             border,
             highres.filter(|_| metadata_highres),
+            &warnings,
         );
         let job = Job {
             key: outputs[0].clone(),
@@ -280,6 +286,7 @@ pub async fn txt2img(
             highres: Some(&highres),
             metadata_highres: true,
             metadata_upscale: true,
+            warnings: Vec::new(),
         },
         |metadata| {
             JobSpec::Txt2Img(Txt2ImgJob {
@@ -313,11 +320,19 @@ pub async fn img2img(
     let highres = build_highres(&query, &ctx)?;
     let strength = ctx.params.float(&query, "strength")?;
     // get_from_list: a missing or unknown filter is the first one, canny (onnx-web quirk).
-    let source_filter = match query.get("sourceFilter") {
-        Some(name) if SOURCE_FILTERS.contains(&name) => name,
-        _ => SOURCE_FILTERS[0],
-    }
-    .to_owned();
+    let mut warnings = Vec::new();
+    let source_filter = resolve(
+        &mut warnings,
+        &NameList {
+            field: "sourceFilter",
+            what: "a source filter",
+            names: SOURCE_FILTERS,
+            aliases: &[],
+        },
+        query.get("sourceFilter"),
+        Fallback::to(Some(SOURCE_FILTERS[0]), "the first source filter"),
+    )?
+    .unwrap_or_else(|| SOURCE_FILTERS[0].to_owned());
     let source_filter_model = match SourceFilter::from_name(&source_filter) {
         Some(filter) => onnx_web_pipelines::source_filter::find_model(&catalog.root, filter)
             .map_err(|message| ApiError::field("sourceFilter", message))?,
@@ -350,6 +365,7 @@ pub async fn img2img(
             highres: Some(&highres),
             metadata_highres: true,
             metadata_upscale: true,
+            warnings,
         },
         |metadata| {
             JobSpec::Img2Img(Img2ImgJob {
@@ -410,14 +426,35 @@ pub async fn inpaint(
         )
     })?;
     // get_from_map: unknown names use the default.
-    let filter = query
-        .get("filter")
-        .and_then(MaskFilter::from_name)
-        .unwrap_or(MaskFilter::None);
-    let noise = query
-        .get("noise")
-        .and_then(NoiseSource::from_name)
-        .unwrap_or(NoiseSource::Histogram);
+    let mut warnings = Vec::new();
+    let filter = resolve(
+        &mut warnings,
+        &NameList {
+            field: "filter",
+            what: "a mask filter",
+            names: MASK_FILTERS,
+            aliases: &[],
+        },
+        query.get("filter"),
+        Fallback::to(Some("none"), "the default mask filter"),
+    )?
+    .as_deref()
+    .and_then(MaskFilter::from_name)
+    .unwrap_or(MaskFilter::None);
+    let noise = resolve(
+        &mut warnings,
+        &NameList {
+            field: "noise",
+            what: "a noise source",
+            names: NOISE_SOURCES,
+            aliases: &[],
+        },
+        query.get("noise"),
+        Fallback::to(Some("histogram"), "the default noise source"),
+    )?
+    .as_deref()
+    .and_then(NoiseSource::from_name)
+    .unwrap_or(NoiseSource::Histogram);
     let stages = stage_options(&catalog, &base, &upscale, Some(&highres))?;
     let (source, mask) = decode_blocking(uploads, |u| {
         let source = u.rgb("source")?.expect("checked");
@@ -472,6 +509,7 @@ pub async fn inpaint(
             highres: Some(&highres),
             metadata_highres: false,
             metadata_upscale: true,
+            warnings,
         },
         |metadata| {
             JobSpec::Inpaint(InpaintJob {
@@ -526,6 +564,7 @@ pub async fn upscale(
             highres: Some(&highres),
             metadata_highres: false,
             metadata_upscale: true,
+            warnings: Vec::new(),
         },
         |metadata| {
             JobSpec::Upscale(UpscaleJob {
@@ -590,6 +629,7 @@ pub async fn blend(
             highres: None,
             metadata_highres: false,
             metadata_upscale: true,
+            warnings: Vec::new(),
         },
         |metadata| {
             JobSpec::Blend(BlendJob {

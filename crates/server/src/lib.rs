@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod limits;
 pub mod listener;
 pub mod models;
+pub mod names;
 pub mod naming;
 pub mod outputs;
 pub mod params;

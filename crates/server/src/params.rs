@@ -2,12 +2,13 @@
 //! parsing primitives with onnx-web's semantics (§0.3), and the parameter groups of the image
 //! endpoints (§1.4).
 //!
-//! Where onnx-web answers bad input with an HTML 500 page or silently falls back, this server
-//! answers 400 with a message that names the field:
+//! Where onnx-web answers bad input with an HTML 500 page, this server answers 400 with a message
+//! that names the field:
 //! - a non-numeric integer or float, NaN or infinity → 400; out-of-range numbers are clamped to
 //!   the `params.json` min/max, as in onnx-web;
-//! - an unknown `model`, `scheduler`, `pipeline`, `platform` or `highresMethod` → 400 (onnx-web
-//!   falls back to the first list item, or fails the job later);
+//! - names picked from a list (`model`, `scheduler`, `pipeline`, `platform`, `upscaling`, ...)
+//!   follow the rule of [`crate::names`]: aliases map, unknown names fall back as in onnx-web,
+//!   with a warning in the response; only values that are not names at all are a 400;
 //! - `seed` outside `[-1, 2^32-1]` → 400;
 //! - `width`/`height` that are not multiples of 8 → 400 (the UNet works on 1/8-size latents).
 //!
@@ -25,6 +26,7 @@ use serde_json::Value;
 use crate::config::parse_boolean;
 use crate::error::ApiError;
 use crate::models::Catalog;
+use crate::names::{resolve, Fallback, NameList, SCHEDULER_ALIASES};
 
 /// The built-in `params.json`.
 pub const DEFAULT_PARAMS_JSON: &str = include_str!("params.json");
@@ -157,16 +159,7 @@ impl Query {
 // ---------------------------------------------------------------------------------------------
 // Parsing primitives
 
-/// Quotes a client value for an error message, cut to a readable length.
-fn quote(value: &str) -> String {
-    const LIMIT: usize = 64;
-    if value.chars().count() > LIMIT {
-        let short: String = value.chars().take(LIMIT).collect();
-        format!("{short:?}...")
-    } else {
-        format!("{value:?}")
-    }
-}
+use crate::names::quote;
 
 /// Removes `_` separators the way Python number literals allow them: only single ones, between
 /// two digits. `None` for any other underscore.
@@ -361,7 +354,7 @@ impl ParamsConfig {
 
     /// Makes the served platform default one of `platforms` (the served list), when it is not:
     /// onnx-web's own params.json says `amd`, and its GUI sends that default from tabs without a
-    /// platform menu (Blend), which this server would refuse as an unknown platform.
+    /// platform menu (Blend), which this server would replace (with a warning) as an unknown platform.
     pub fn use_available_platform(&mut self, platforms: &[String]) {
         let Some(first) = platforms.first() else {
             return;
@@ -492,6 +485,8 @@ pub struct BaseParams {
     pub unet_tile: u32,
     pub vae_overlap: f64,
     pub vae_tile: u32,
+    /// Names replaced by [`crate::names::resolve`] (the response's `warnings`).
+    pub warnings: Vec<String>,
 }
 
 impl BaseParams {
@@ -533,6 +528,8 @@ pub struct UpscaleParams {
     pub face_outscale: u32,
     pub face_strength: f64,
     pub upscale_order: String,
+    /// Names replaced by [`crate::names::resolve`].
+    pub warnings: Vec<String>,
 }
 
 /// onnx-web's `HighresParams` (§1.4.3).
@@ -544,6 +541,8 @@ pub struct HighresParams {
     pub scale: u32,
     pub steps: u32,
     pub strength: f64,
+    /// Names replaced by [`crate::names::resolve`].
+    pub warnings: Vec<String>,
 }
 
 /// onnx-web's `Border` (§1.4.4).
@@ -555,46 +554,36 @@ pub struct Border {
     pub bottom: u32,
 }
 
-fn unknown(field: &str, what: &str, value: &str, available: &[&str]) -> ApiError {
-    let list = if available.is_empty() {
-        "none".to_owned()
-    } else {
-        available.join(", ")
-    };
-    ApiError::field(
-        field,
-        format!("unknown {what} {}; available: {list}", quote(value)),
-    )
-}
+/// The upscale orders (§1.4.2), the default first.
+pub const UPSCALE_ORDERS: &[&str] = &["correction-first", "correction-last", "correction-both"];
 
-fn pick_model(query: &Query, ctx: &ParseContext<'_>) -> Result<(String, PathBuf), ApiError> {
+fn pick_model(
+    query: &Query,
+    ctx: &ParseContext<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<(String, PathBuf), ApiError> {
     let names = ctx.catalog.diffusion_names();
-    let name = match query.get_not_empty("model") {
-        Some(name) => {
-            if !names.contains(&name) {
-                return Err(unknown("model", "model", name, &names));
-            }
-            name.to_owned()
-        }
-        None => {
-            let configured = ctx
-                .params
-                .default_str("model")
-                .filter(|d| names.contains(d));
-            match configured.or_else(|| names.first().copied()) {
-                Some(name) => name.to_owned(),
-                None => {
-                    return Err(ApiError::field(
-                        "model",
-                        format!(
-                            "no diffusion models found in {}",
-                            ctx.catalog.root.display()
-                        ),
-                    ))
-                }
-            }
-        }
+    let default = ctx
+        .params
+        .default_str("model")
+        .filter(|d| names.contains(d))
+        .or_else(|| names.first().copied());
+    let list = NameList {
+        field: "model",
+        what: "a diffusion model",
+        names: &names,
+        aliases: &[],
     };
+    let fallback = Fallback::to(default, "the default model");
+    let name = resolve(warnings, &list, query.get("model"), fallback)?.ok_or_else(|| {
+        ApiError::field(
+            "model",
+            format!(
+                "no diffusion models found in {}",
+                ctx.catalog.root.display()
+            ),
+        )
+    })?;
     let dir = ctx
         .catalog
         .resolve_diffusion_model(&name)
@@ -605,41 +594,92 @@ fn pick_model(query: &Query, ctx: &ParseContext<'_>) -> Result<(String, PathBuf)
     Ok((name, dir.to_path_buf()))
 }
 
-fn pick_scheduler(query: &Query, ctx: &ParseContext<'_>) -> Result<String, ApiError> {
-    match query.get_not_empty("scheduler") {
-        Some(name) if ctx.schedulers.contains(&name) => Ok(name.to_owned()),
-        Some(name) => Err(unknown("scheduler", "scheduler", name, ctx.schedulers)),
-        None => {
-            let configured = ctx
-                .params
-                .default_str("scheduler")
-                .filter(|d| ctx.schedulers.contains(d));
-            configured
-                .or_else(|| ctx.schedulers.first().copied())
-                .map(str::to_owned)
-                .ok_or_else(|| ApiError::field("scheduler", "no schedulers are available"))
-        }
-    }
+fn pick_scheduler(
+    query: &Query,
+    ctx: &ParseContext<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<String, ApiError> {
+    let default = ctx
+        .params
+        .default_str("scheduler")
+        .filter(|d| ctx.schedulers.contains(d))
+        .or_else(|| ctx.schedulers.first().copied());
+    let list = NameList {
+        field: "scheduler",
+        what: "a scheduler",
+        names: ctx.schedulers,
+        aliases: SCHEDULER_ALIASES,
+    };
+    let fallback = Fallback::to(default, "the default scheduler");
+    resolve(warnings, &list, query.get("scheduler"), fallback)?
+        .ok_or_else(|| ApiError::field("scheduler", "no schedulers are available"))
 }
 
-fn pick_pipeline(query: &Query, default_pipeline: &str) -> Result<String, ApiError> {
-    match query.get_not_empty("pipeline") {
-        None => Ok(default_pipeline.to_owned()),
-        Some(name) if REFERENCE_PIPELINES.contains(&name) => Ok(name.to_owned()),
-        Some(name) => Err(unknown("pipeline", "pipeline", name, REFERENCE_PIPELINES)),
-    }
+fn pick_pipeline(
+    query: &Query,
+    default_pipeline: &str,
+    warnings: &mut Vec<String>,
+) -> Result<String, ApiError> {
+    let list = NameList {
+        field: "pipeline",
+        what: "a pipeline",
+        names: REFERENCE_PIPELINES,
+        aliases: &[],
+    };
+    let fallback = Fallback::to(Some(default_pipeline), "the endpoint's pipeline");
+    Ok(resolve(warnings, &list, query.get("pipeline"), fallback)?
+        .unwrap_or_else(|| default_pipeline.to_owned()))
 }
 
-/// The requested platform: `None` for missing, empty or `any`.
-pub fn pick_platform(query: &Query, ctx: &ParseContext<'_>) -> Result<Option<String>, ApiError> {
-    match query.get_not_empty("platform") {
-        None | Some("any") => Ok(None),
-        Some(name) if ctx.platforms.iter().any(|p| p == name) => Ok(Some(name.to_owned())),
-        Some(name) => {
-            let names: Vec<&str> = ctx.platforms.iter().map(String::as_str).collect();
-            Err(unknown("platform", "platform", name, &names))
-        }
-    }
+/// The requested platform: `None` for missing, empty, `any` or unknown (onnx-web's
+/// `build_device`: no device preference).
+pub fn pick_platform(
+    query: &Query,
+    ctx: &ParseContext<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<Option<String>, ApiError> {
+    let names: Vec<&str> = ctx.platforms.iter().map(String::as_str).collect();
+    let list = NameList {
+        field: "platform",
+        what: "a platform",
+        names: &names,
+        aliases: &[],
+    };
+    let given = query.get("platform").filter(|p| *p != "any");
+    let platform = resolve(
+        warnings,
+        &list,
+        given,
+        Fallback::to(None, "on any platform"),
+    )?;
+    Ok(platform.filter(|p| p != "any"))
+}
+
+/// `control`: a network of any type matched by name (onnx-web); anything else is no ControlNet.
+fn pick_control(
+    query: &Query,
+    ctx: &ParseContext<'_>,
+    warnings: &mut Vec<String>,
+) -> Result<Option<String>, ApiError> {
+    let names: Vec<&str> = ctx
+        .catalog
+        .models
+        .networks
+        .iter()
+        .map(|n| n.name.as_str())
+        .collect();
+    let list = NameList {
+        field: "control",
+        what: "a network",
+        names: &names,
+        aliases: &[],
+    };
+    resolve(
+        warnings,
+        &list,
+        query.get("control"),
+        Fallback::to(None, "without a ControlNet"),
+    )
 }
 
 pub fn pick_seed(query: &Query) -> Result<u32, ApiError> {
@@ -688,10 +728,11 @@ pub fn build_base_params(
     ctx: &ParseContext<'_>,
     default_pipeline: &str,
 ) -> Result<(BaseParams, Size, Option<String>), ApiError> {
-    let platform = pick_platform(query, ctx)?;
-    let (model, model_dir) = pick_model(query, ctx)?;
-    let pipeline = pick_pipeline(query, default_pipeline)?;
-    let scheduler = pick_scheduler(query, ctx)?;
+    let mut warnings = Vec::new();
+    let platform = pick_platform(query, ctx, &mut warnings)?;
+    let (model, model_dir) = pick_model(query, ctx, &mut warnings)?;
+    let pipeline = pick_pipeline(query, default_pipeline, &mut warnings)?;
+    let scheduler = pick_scheduler(query, ctx, &mut warnings)?;
     let params = ctx.params;
     let cfg = params.float(query, "cfg")?;
     let steps = params.uint(query, "steps")?;
@@ -705,10 +746,7 @@ pub fn build_base_params(
     let vae_tile = params.uint(query, "vae_tile")?;
     let seed = pick_seed(query)?;
     let size = pick_size(query, ctx)?;
-    let control = query
-        .get_not_empty("control")
-        .and_then(|name| ctx.catalog.network(name))
-        .map(|network| network.name.clone());
+    let control = pick_control(query, ctx, &mut warnings)?;
 
     let input_prompt = query.get("prompt").unwrap_or("").to_owned();
     let input_negative_prompt = query
@@ -750,6 +788,7 @@ pub fn build_base_params(
         unet_tile,
         vae_overlap,
         vae_tile,
+        warnings,
     };
     Ok((base, size, platform))
 }
@@ -766,42 +805,85 @@ pub fn build_image_params(
 
 /// The upscale / correction group (§1.4.2). `upscaling` and `correction` fall back to the first
 /// listed model (or none) like onnx-web; `upscaling` also takes the simple resamplers' names.
+/// `upscaleOrder` falls back to the default order (onnx-web skips the correction instead).
 pub fn build_upscale(query: &Query, ctx: &ParseContext<'_>) -> Result<UpscaleParams, ApiError> {
-    let names = |list: &[crate::models::ModelEntry]| -> Vec<String> {
-        list.iter().map(|e| e.name.clone()).collect()
-    };
-    let upscaling = names(&ctx.catalog.models.upscaling);
-    let correction = names(&ctx.catalog.models.correction);
+    let mut warnings = Vec::new();
+    let models = &ctx.catalog.models;
+    let upscaling: Vec<&str> = models.upscaling.iter().map(|e| e.name.as_str()).collect();
+    let correction: Vec<&str> = models.correction.iter().map(|e| e.name.as_str()).collect();
+    // The simple resamplers are accepted by name beside the model list.
+    let mut upscalers = upscaling.clone();
+    upscalers.extend(SIMPLE_UPSCALERS.iter().copied());
+    let upscale_model = resolve(
+        &mut warnings,
+        &NameList {
+            field: "upscaling",
+            what: "an upscaling model",
+            names: &upscalers,
+            aliases: &[],
+        },
+        query.get("upscaling"),
+        Fallback::to(upscaling.first().copied(), "the first upscaling model"),
+    )?;
+    let correction_model = resolve(
+        &mut warnings,
+        &NameList {
+            field: "correction",
+            what: "a correction model",
+            names: &correction,
+            aliases: &[],
+        },
+        query.get("correction"),
+        Fallback::to(correction.first().copied(), "the first correction model"),
+    )?;
+    let default_order = ctx
+        .params
+        .default_str("upscaleOrder")
+        .filter(|o| UPSCALE_ORDERS.contains(o))
+        .unwrap_or(UPSCALE_ORDERS[0]);
+    let upscale_order = resolve(
+        &mut warnings,
+        &NameList {
+            field: "upscaleOrder",
+            what: "an upscale order",
+            names: UPSCALE_ORDERS,
+            aliases: &[],
+        },
+        query.get("upscaleOrder"),
+        Fallback::to(Some(default_order), "the default order"),
+    )?
+    .unwrap_or_else(|| default_order.to_owned());
     let params = ctx.params;
     Ok(UpscaleParams {
         upscale: get_boolean(query, "upscale", false),
-        // The simple resamplers are accepted by name beside the model list.
-        upscale_model: match query.get("upscaling") {
-            Some(name) if SIMPLE_UPSCALERS.contains(&name) => Some(name.to_owned()),
-            _ => get_from_list(query, "upscaling", &upscaling).map(str::to_owned),
-        },
-        correction_model: get_from_list(query, "correction", &correction).map(str::to_owned),
+        upscale_model,
+        correction_model,
         scale: params.uint(query, "scale")?,
         outscale: params.uint(query, "outscale")?,
         denoise: params.float(query, "denoise")?,
         faces: get_boolean(query, "faces", false),
         face_outscale: params.uint(query, "faceOutscale")?,
         face_strength: params.float(query, "faceStrength")?,
-        upscale_order: query
-            .get("upscaleOrder")
-            .or_else(|| params.default_str("upscaleOrder"))
-            .unwrap_or("correction-first")
-            .to_owned(),
+        upscale_order,
+        warnings,
     })
 }
 
-/// The highres group (§1.4.3). A missing `highresMethod` is `bilinear`, as in onnx-web.
+/// The highres group (§1.4.3). A missing or unknown `highresMethod` is `bilinear`, as in onnx-web.
 pub fn build_highres(query: &Query, ctx: &ParseContext<'_>) -> Result<HighresParams, ApiError> {
-    let method = match query.get("highresMethod") {
-        None => HIGHRES_METHODS[0].to_owned(),
-        Some(name) if HIGHRES_METHODS.contains(&name) => name.to_owned(),
-        Some(name) => return Err(unknown("highresMethod", "method", name, HIGHRES_METHODS)),
-    };
+    let mut warnings = Vec::new();
+    let method = resolve(
+        &mut warnings,
+        &NameList {
+            field: "highresMethod",
+            what: "a highres method",
+            names: HIGHRES_METHODS,
+            aliases: &[],
+        },
+        query.get("highresMethod"),
+        Fallback::to(Some(HIGHRES_METHODS[0]), "the first method"),
+    )?
+    .unwrap_or_else(|| HIGHRES_METHODS[0].to_owned());
     let params = ctx.params;
     Ok(HighresParams {
         enabled: get_boolean(query, "highres", false),
@@ -810,6 +892,7 @@ pub fn build_highres(query: &Query, ctx: &ParseContext<'_>) -> Result<HighresPar
         scale: params.uint(query, "highresScale")?,
         steps: params.uint(query, "highresSteps")?,
         strength: params.float(query, "highresStrength")?,
+        warnings,
     })
 }
 
@@ -1134,21 +1217,15 @@ pub(crate) mod tests {
             let cases: &[(&str, &str, &str)] = &[
                 (
                     "model",
-                    "foo",
-                    "model: unknown model \"foo\"; available: diffusion-a, diffusion-b",
+                    "../diffusion-a",
+                    "model: \"../diffusion-a\" is not a name",
                 ),
-                ("model", "../diffusion-a", "model: unknown model"),
                 (
                     "scheduler",
-                    "warp-drive",
-                    "scheduler: unknown scheduler \"warp-drive\"; available: ddim, ddpm, ",
+                    "\u{1f408}",
+                    "scheduler: \"\u{1f408}\" is not a name",
                 ),
-                ("pipeline", "magic", "pipeline: unknown pipeline \"magic\""),
-                (
-                    "platform",
-                    "cuda",
-                    "platform: unknown platform \"cuda\"; available: any, cpu",
-                ),
+                ("pipeline", "a/b", "pipeline: \"a/b\" is not a name"),
                 ("seed", "-2", "seed: must be -1"),
                 ("seed", "4294967296", "seed: must be -1"),
                 ("seed", "1.5", "seed: expected an integer"),
@@ -1169,6 +1246,71 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn unknown_names_fall_back_with_warnings() {
+        with_context(|ctx| {
+            let q = query(&[
+                ("model", "foo"),
+                ("scheduler", "deis"),
+                ("pipeline", "magic"),
+                ("platform", "cuda"),
+                ("control", "nope"),
+            ]);
+            let (base, _, platform) = build_base_params(&q, ctx, "img2img").unwrap();
+            assert_eq!(base.model, "diffusion-a");
+            assert_eq!(base.scheduler, "deis-multi");
+            assert_eq!(base.pipeline, "img2img");
+            assert_eq!(platform, None);
+            assert_eq!(base.control, None);
+            assert_eq!(
+                base.warnings,
+                [
+                    "platform: \"cuda\" is not a platform here; ran on any platform",
+                    "model: \"foo\" is not a diffusion model here; ran the default model \"diffusion-a\" instead",
+                    "pipeline: \"magic\" is not a pipeline here; ran the endpoint's pipeline \"img2img\" instead",
+                    "scheduler: \"deis\" is not a scheduler here; ran \"deis-multi\", the name it stands for",
+                    "control: \"nope\" is not a network here; ran without a ControlNet",
+                ]
+            );
+            // Case and separators: the listed name.
+            let q = query(&[("scheduler", "Euler A"), ("platform", "CPU")]);
+            let (base, _, platform) = build_base_params(&q, ctx, "txt2img").unwrap();
+            assert_eq!(
+                (base.scheduler.as_str(), platform.as_deref()),
+                ("euler-a", Some("cpu"))
+            );
+            assert_eq!(base.warnings.len(), 2);
+            // Listed names: no warnings.
+            let (base, _, _) =
+                build_base_params(&query(&[("scheduler", "ddim")]), ctx, "txt2img").unwrap();
+            assert!(base.warnings.is_empty());
+
+            let q = query(&[
+                ("upscaling", "correction-gfpgan"),
+                ("correction", "nonexistent"),
+                ("upscaleOrder", "sideways"),
+            ]);
+            let upscale = build_upscale(&q, ctx).unwrap();
+            assert_eq!(upscale.upscale_model.as_deref(), Some("upscaling-x"));
+            assert_eq!(upscale.correction_model, None);
+            assert_eq!(upscale.upscale_order, "correction-first");
+            assert_eq!(
+                upscale.warnings,
+                [
+                    "upscaling: \"correction-gfpgan\" is not an upscaling model here; ran the first upscaling model \"upscaling-x\" instead",
+                    "correction: \"nonexistent\" is not a correction model here; ran the first correction model",
+                    "upscaleOrder: \"sideways\" is not an upscale order here; ran the default order \"correction-first\" instead",
+                ]
+            );
+            let upscale = build_upscale(&query(&[("upscaling", "lanczos")]), ctx).unwrap();
+            assert_eq!(upscale.upscale_model.as_deref(), Some("lanczos"));
+            assert!(upscale.warnings.is_empty());
+            let highres = build_highres(&query(&[("highresMethod", "x")]), ctx).unwrap();
+            assert_eq!(highres.method, "bilinear");
+            assert_eq!(highres.warnings.len(), 1);
+        });
+    }
+
+    #[test]
     fn upscale_and_highres_groups() {
         with_context(|ctx| {
             let upscale = build_upscale(&query(&[]), ctx).unwrap();
@@ -1185,6 +1327,7 @@ pub(crate) mod tests {
                     face_outscale: 1,
                     face_strength: 0.5,
                     upscale_order: "correction-first".into(),
+                    warnings: Vec::new(),
                 }
             );
             let q = query(&[
@@ -1207,9 +1350,9 @@ pub(crate) mod tests {
                     scale: 1,
                     steps: 1,
                     strength: 0.1,
+                    warnings: Vec::new(),
                 }
             );
-            assert!(build_highres(&query(&[("highresMethod", "x")]), ctx).is_err());
             let border = build_border(&query(&[("left", "2000")]), ctx).unwrap();
             assert_eq!(border.left, 1024);
         });

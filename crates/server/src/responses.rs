@@ -108,8 +108,23 @@ pub fn predict_size(
     (width, height)
 }
 
+/// Every name replaced while parsing a request (`crate::names`), in field order: the base group,
+/// then upscale, highres and the endpoint's own fields (`extra`).
+pub fn collect_warnings(
+    base: &BaseParams,
+    upscale: Option<&UpscaleParams>,
+    highres: Option<&HighresParams>,
+    extra: &[String],
+) -> Vec<String> {
+    let mut warnings = base.warnings.clone();
+    warnings.extend(upscale.iter().flat_map(|u| u.warnings.iter().cloned()));
+    warnings.extend(highres.iter().flat_map(|h| h.warnings.iter().cloned()));
+    warnings.extend(extra.iter().cloned());
+    warnings
+}
+
 /// The ImageResponse (§1.5): `outputs`, `params`, `input_size`, `size`, and the groups the
-/// endpoint passed.
+/// endpoint passed, plus `warnings` (not in onnx-web) when a name was replaced.
 pub fn image_response(
     outputs: &[String],
     base: &BaseParams,
@@ -117,6 +132,7 @@ pub fn image_response(
     upscale: Option<&UpscaleParams>,
     border: Option<&Border>,
     highres: Option<&HighresParams>,
+    warnings: &[String],
 ) -> Value {
     let (width, height) = predict_size(size, border, highres, upscale);
     let mut body = Map::new();
@@ -135,6 +151,9 @@ pub fn image_response(
     body.insert("size".into(), size_json(width, height));
     if let Some(upscale) = upscale {
         body.insert("upscale".into(), upscale_json(upscale));
+    }
+    if !warnings.is_empty() {
+        body.insert("warnings".into(), json!(warnings));
     }
     Value::Object(body)
 }
@@ -329,6 +348,7 @@ mod tests {
             unet_tile: 512,
             vae_overlap: 0.25,
             vae_tile: 512,
+            warnings: Vec::new(),
         }
     }
 
@@ -344,6 +364,7 @@ mod tests {
             face_outscale: 1,
             face_strength: 0.5,
             upscale_order: "correction-first".into(),
+            warnings: Vec::new(),
         }
     }
 
@@ -355,6 +376,7 @@ mod tests {
             scale: 1,
             steps: 1,
             strength: 0.1,
+            warnings: Vec::new(),
         }
     }
 
@@ -372,6 +394,7 @@ mod tests {
             Some(&spec_upscale()),
             None,
             Some(&spec_highres()),
+            &[],
         );
         let expected: Value = serde_json::from_str(r#"{
           "highres": {"enabled": false, "iterations": 1, "method": "bilinear", "scale": 1, "steps": 1, "strength": 0.1},
@@ -399,6 +422,33 @@ mod tests {
             serde_json::to_string(&expected).unwrap()
         );
         assert_eq!(body["params"].as_object().unwrap().len(), 20);
+        // Replaced names add a `warnings` list, last (keys stay sorted).
+        let mut base = spec_base();
+        base.warnings = vec!["scheduler: \"deis\" is not a scheduler here".into()];
+        let upscale = UpscaleParams {
+            warnings: vec!["upscaling: \"x\" is not an upscaling model here".into()],
+            ..spec_upscale()
+        };
+        let warnings = collect_warnings(
+            &base,
+            Some(&upscale),
+            Some(&spec_highres()),
+            &["noise: n".into()],
+        );
+        let body = image_response(&outputs, &base, size, Some(&upscale), None, None, &warnings);
+        assert_eq!(
+            body["warnings"],
+            json!([
+                "scheduler: \"deis\" is not a scheduler here",
+                "upscaling: \"x\" is not an upscaling model here",
+                "noise: n"
+            ])
+        );
+        let text = serde_json::to_string(&body).unwrap();
+        assert!(
+            text.ends_with(&format!("\"warnings\":{}}}", body["warnings"])),
+            "{text}"
+        );
     }
 
     #[test]

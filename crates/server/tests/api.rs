@@ -158,10 +158,12 @@ fn bad_input_gets_a_400_json_error_naming_the_field() {
     let server = TestServer::start();
     let post = reqwest::Method::POST;
     let cases = [
-        ("/api/txt2img?prompt=x&model=no-such-model", "model"),
         ("/api/txt2img?prompt=x&model=..%2F..%2Fetc", "model"),
-        ("/api/txt2img?prompt=x&scheduler=warp-drive", "scheduler"),
-        ("/api/txt2img?prompt=x&platform=quantum", "platform"),
+        ("/api/txt2img?prompt=x&scheduler=warp%2Fdrive", "scheduler"),
+        (
+            "/api/txt2img?prompt=x&platform=%E2%80%AEquantum",
+            "platform",
+        ),
         ("/api/txt2img?prompt=x&steps=abc", "steps"),
         ("/api/txt2img?prompt=x&steps=5.5", "steps"),
         ("/api/txt2img?prompt=x&cfg=nan", "cfg"),
@@ -170,7 +172,7 @@ fn bad_input_gets_a_400_json_error_naming_the_field() {
         ("/api/txt2img?prompt=x&seed=-5", "seed"),
         ("/api/txt2img?prompt=x&seed=99999999999", "seed"),
         ("/api/txt2img?prompt=x&batch=", "batch"),
-        ("/api/txt2img?prompt=x&pipeline=teleport", "pipeline"),
+        ("/api/txt2img?prompt=x&pipeline=tele%0Aport", "pipeline"),
     ];
     for (path, field) in cases {
         assert_bad_request(&server, post.clone(), path, field);
@@ -194,6 +196,35 @@ fn bad_input_gets_a_400_json_error_naming_the_field() {
         })
         .count();
     assert_eq!(outputs, 0);
+}
+
+#[test]
+fn unknown_names_fall_back_with_a_warning_naming_the_field() {
+    let server = TestServer::start();
+    for (field, value, used) in [
+        ("model", "no-such-model", "diffusion-tiny-demo"),
+        ("scheduler", "warp-drive", "euler-a"),
+        ("scheduler", "DPM%2B%2B+2M", "dpm-multi"),
+        ("pipeline", "teleport", "txt2img"),
+        ("platform", "quantum", ""),
+    ] {
+        let job = server.txt2img(&format!(
+            "prompt=x&steps=1&width=64&height=64&seed=1&{field}={value}"
+        ));
+        let warnings = job["warnings"].as_array().expect("warnings");
+        assert_eq!(warnings.len(), 1, "{field}={value}: {job}");
+        let warning = warnings[0].as_str().unwrap();
+        assert!(warning.starts_with(&format!("{field}: ")), "{warning}");
+        if !used.is_empty() {
+            assert_eq!(job["params"][field], used, "{job}");
+            assert!(warning.contains(&format!("{used:?}")), "{warning}");
+        }
+        assert_eq!(server.images(&job).len(), 1);
+    }
+    // Listed names: no `warnings` key, as in onnx-web's response.
+    let job = server.txt2img("prompt=x&steps=1&width=64&height=64&seed=1&scheduler=ddim");
+    assert!(job.get("warnings").is_none(), "{job}");
+    assert!(server.log().contains("is not a scheduler here"));
 }
 
 #[test]

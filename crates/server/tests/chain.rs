@@ -313,6 +313,33 @@ fn yaml_bodies_and_the_grid_of_the_gui() {
 }
 
 #[test]
+fn unknown_names_in_chains_fall_back_with_warnings() {
+    let server = TestServer::start();
+    let mut stage = start("s");
+    stage["params"]["model"] = json!("missing");
+    stage["params"]["scheduler"] = json!("DPM++ 2M Karras");
+    let (status, job) = post_chain(
+        &server,
+        &json!({"defaults": {"scheduler": "unipc", "platform": "quantum"}, "stages": [stage, save()]}),
+    );
+    assert_eq!(status, 200, "{job}");
+    assert_eq!(job["params"]["scheduler"], "unipc-multi");
+    assert_eq!(
+        job["warnings"],
+        json!([
+            "defaults: platform: \"quantum\" is not a platform here; ran on any platform",
+            "defaults: scheduler: \"unipc\" is not a scheduler here; ran \"unipc-multi\", the name it stands for",
+            "stage 0 \"s\" (source-txt2img): params.model: \"missing\" is not a diffusion model here; \
+             ran the default model \"diffusion-tiny-demo\" instead",
+            "stage 0 \"s\" (source-txt2img): params.scheduler: \"DPM++ 2M Karras\" is not a scheduler here; \
+             ran \"dpm-multi\", the name it stands for",
+        ]),
+        "{job}"
+    );
+    let _ = outputs(&server, &job, 1);
+}
+
+#[test]
 fn bad_chains_are_400_naming_the_stage() {
     let server = TestServer::start();
     let bad = |chain: Value, needle: &str| {
@@ -329,16 +356,19 @@ fn bad_chains_are_400_naming_the_stage() {
         json!({"stages": [{"name": "x", "type": "no-such", "params": {}}]}),
         "stage 0 \"x\"",
     );
+    // An unknown model falls back to the first upscaling model, the SD upscaler folder here,
+    // which this stage cannot run: the error says both.
     bad(
         json!({"stages": [start("a"), {"name": "up", "type": "upscale-resrgan", "params": {"upscaling": "nope"}}]}),
-        "\"up\" (upscale-resrgan): params.upscaling",
+        "\"up\" (upscale-resrgan): params.upscaling: \"upscaling-stable-diffusion-x4-tiny\" is not an \
+         .onnx upscaling model (upscaling: \"nope\" is not an upscaling model here",
     );
     bad(
         json!({"stages": [{"name": "s", "type": "source-txt2img", "params": {"steps": "many"}}]}),
         "\"s\" (source-txt2img): params.steps",
     );
     bad(
-        json!({"stages": [{"name": "s", "type": "source-txt2img", "params": {"model": "missing"}}]}),
+        json!({"stages": [{"name": "s", "type": "source-txt2img", "params": {"model": "../missing"}}]}),
         "\"s\" (source-txt2img): params.model",
     );
     bad(
@@ -354,7 +384,7 @@ fn bad_chains_are_400_naming_the_stage() {
         "params.list",
     );
     bad(
-        json!({"defaults": {"model": "missing"}, "stages": [start("a")]}),
+        json!({"defaults": {"model": "../missing"}, "stages": [start("a")]}),
         "defaults: model",
     );
     bad(json!({"stages": []}), "stages");

@@ -187,18 +187,19 @@ fn face_correction_and_its_order() {
             "{order}"
         );
     }
-    let (status, body) = post_files(
+    // An unknown order is the default one, with a warning (onnx-web skips the correction).
+    let (images, _, job) = upscale(
         &server,
-        "/api/upscale?faces=true&upscaleOrder=sideways",
-        &[("source", png(&picture(8, 8)))],
+        "faces=true&correction=correction-tiny-face&faceOutscale=2&upscaleOrder=sideways",
+        8,
+        8,
     );
-    assert_eq!(status, 400);
-    assert!(
-        body["error"]
-            .as_str()
-            .unwrap()
-            .starts_with("upscaleOrder: "),
-        "{body}"
+    assert_eq!(images[0].dimensions(), (16, 16));
+    assert_eq!(job["upscale"]["upscale_order"], "correction-first");
+    assert_eq!(
+        job["warnings"],
+        serde_json::json!(["upscaleOrder: \"sideways\" is not an upscale order here; \
+                            ran the default order \"correction-first\" instead"])
     );
 }
 
