@@ -340,6 +340,7 @@ async fn submit(
     // The response's steps are the chain's (onnx-web's `pipeline.steps`).
     base.steps = plan.steps();
     let allow_private_urls = state.config.allow_private_urls;
+    let allow_url_addresses = &state.config.allow_url_addresses;
     let build = |time: u64| {
         let outputs = make_output_names(&fields, count, time, &state.config.image_format);
         let response = image_response(&outputs, &base, size, None, None, None);
@@ -350,6 +351,7 @@ async fn submit(
             spec: JobSpec::Chain(ChainJob {
                 plan: plan.clone(),
                 allow_private_urls,
+                allow_url_addresses: allow_url_addresses.clone(),
                 metadata: OutputMetadata {
                     response: response.clone(),
                     parameters: parameters.clone(),
@@ -396,6 +398,7 @@ pub fn run_job(
     let s3 = onnx_web_chain::S3Settings::from_env();
     let urls = onnx_web_chain::UrlPolicy {
         allow_private: chain.allow_private_urls,
+        allow: chain.allow_url_addresses.clone(),
         ..onnx_web_chain::UrlPolicy::default()
     };
     let env = onnx_web_chain::ChainEnv {

@@ -116,6 +116,15 @@ pub struct ServerConfig {
     /// Let chain stages (`source-url`, S3 `endpoint_url`) reach loopback and private addresses.
     #[arg(long, env = "ONNX_WEB_ALLOW_PRIVATE_URLS", default_value = "false", value_parser = boolean_value, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     pub allow_private_urls: bool,
+    /// Addresses chain stages may reach although they are not public: an IP or a CIDR block,
+    /// optionally with a port (`127.0.0.2`, `10.0.0.0/8`, `127.0.0.2:9000`, `[fd00::/8]:443`).
+    /// Repeat the flag or separate with commas; a bad entry stops the server at start-up.
+    #[arg(long = "allow-url-address", env = "ONNX_WEB_ALLOW_URL_ADDRESSES", value_delimiter = ',', value_parser = allow_entry)]
+    pub allow_url_addresses: Vec<onnx_web_chain::AllowEntry>,
+}
+
+fn allow_entry(value: &str) -> Result<onnx_web_chain::AllowEntry, String> {
+    value.parse()
 }
 
 impl ServerConfig {
@@ -142,6 +151,7 @@ impl ServerConfig {
             jobs_db: None,
             limits: crate::limits::Limits::default(),
             allow_private_urls: false,
+            allow_url_addresses: Vec::new(),
         }
     }
 
