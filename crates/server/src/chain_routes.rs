@@ -340,7 +340,7 @@ async fn submit(
     // The response's steps are the chain's (onnx-web's `pipeline.steps`).
     base.steps = plan.steps();
     let allow_private_urls = state.config.allow_private_urls;
-    let allow_url_addresses = &state.config.allow_url_addresses;
+    let allow_url_addresses = state.config.url_allow_list();
     let build = |time: u64| {
         let outputs = make_output_names(&fields, count, time, &state.config.image_format);
         let response = image_response(&outputs, &base, size, None, None, None);
