@@ -270,6 +270,15 @@ fn refusal(host: &str, addrs: &[IpAddr]) -> Refused {
     ))
 }
 
+fn check_scheme(url: &Url) -> Result<(), Refused> {
+    match url.scheme() {
+        "http" | "https" => Ok(()),
+        other => Err(Refused(format!(
+            "only http and https URLs are fetched, not {other}:"
+        ))),
+    }
+}
+
 /// The check for one target (scheme, host and port): the client's resolver, and the check of
 /// every request URL before it is sent.
 #[derive(Clone, Debug)]
@@ -294,6 +303,7 @@ fn bare_host(url: &Url) -> Result<String, Refused> {
 impl Guard {
     /// The guard for `url`'s target (checked with [`Guard::check_url`] before any request).
     pub fn for_url(policy: &UrlPolicy, url: &Url) -> Result<Self, Refused> {
+        check_scheme(url)?;
         let port = url
             .port_or_known_default()
             .ok_or_else(|| Refused(format!("{url} has no port")))?;
@@ -319,12 +329,7 @@ impl Guard {
     /// Checks a request's URL before it is sent: scheme, the target's port, and IP-literal hosts
     /// (those skip the resolver). Names are checked by the resolver, on the addresses it returns.
     pub fn check_url(&self, url: &Url) -> Result<(), Refused> {
-        if !matches!(url.scheme(), "http" | "https") {
-            return Err(Refused(format!(
-                "only http and https URLs are fetched, not {}:",
-                url.scheme()
-            )));
-        }
+        check_scheme(url)?;
         let host = bare_host(url)?;
         let port = url
             .port_or_known_default()
@@ -657,7 +662,9 @@ mod tests {
     #[test]
     fn refuses_schemes_and_private_hosts() {
         let policy = UrlPolicy::default();
-        assert!(check_url("file:///etc/passwd", &policy).is_err());
+        assert!(check_url("file:///etc/passwd", &policy)
+            .unwrap_err()
+            .contains("only http and https"));
         assert!(check_url("ftp://example.com/x", &policy).is_err());
         assert!(check_url("http://127.0.0.1:9/x.png", &policy)
             .unwrap_err()
