@@ -9,9 +9,9 @@ use onnx_web_pipelines::tiling::{process_tiles, Margins};
 use onnx_web_pipelines::{Pipelines, Progress};
 
 use crate::error::{Result, RunError};
+use crate::net::UrlPolicy;
 use crate::plan::{ChainPlan, PlannedStage};
 use crate::stages::s3::S3Settings;
-use crate::stages::source_url::UrlPolicy;
 
 /// The largest image a stage may make, in pixels (as the image endpoints).
 pub const MAX_IMAGE_PIXELS: u64 = 8192 * 8192;

@@ -350,10 +350,18 @@ async fn submit(
     let allow_private_urls = state.config.allow_private_urls;
     // The size of what the chain makes, not of the request's default image.
     let output_size = plan.output_size(size);
+    let allow_url_addresses = state.config.url_allow_list();
     let build = |time: u64| {
         let outputs = make_output_names(&fields, count, time, &state.config.image_format);
-        let response =
-            image_response(&outputs, &base, output_size, None, None, None, &base.warnings);
+        let response = image_response(
+            &outputs,
+            &base,
+            output_size,
+            None,
+            None,
+            None,
+            &base.warnings,
+        );
         let job = Job {
             key: outputs[0].clone(),
             outputs,
@@ -361,6 +369,7 @@ async fn submit(
             spec: JobSpec::Chain(ChainJob {
                 plan: plan.clone(),
                 allow_private_urls,
+                allow_url_addresses: allow_url_addresses.clone(),
                 metadata: OutputMetadata {
                     response: response.clone(),
                     parameters: parameters.clone(),
@@ -411,6 +420,7 @@ pub fn run_job(
     let s3 = onnx_web_chain::S3Settings::from_env();
     let urls = onnx_web_chain::UrlPolicy {
         allow_private: chain.allow_private_urls,
+        allow: chain.allow_url_addresses.clone(),
         ..onnx_web_chain::UrlPolicy::default()
     };
     let env = onnx_web_chain::ChainEnv {

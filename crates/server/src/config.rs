@@ -127,6 +127,25 @@ pub struct ServerConfig {
     /// requests naming any other host are refused (DNS rebinding).
     #[arg(long, env = "ONNX_WEB_ALLOWED_HOSTS")]
     pub allowed_hosts: Option<String>,
+
+    /// Addresses chain stages may reach although they are not public: an IP or a CIDR block,
+    /// optionally with a port (`127.0.0.2`, `10.0.0.0/8`, `127.0.0.2:9000`, `[fd00::/8]:443`).
+    /// Repeat the flag or separate with commas; a bad entry stops the server at start-up.
+    #[arg(long = "allow-url-address", env = "ONNX_WEB_ALLOW_URL_ADDRESSES", value_parser = allow_list)]
+    pub allow_url_addresses: Vec<AllowList>,
+}
+
+/// One `--allow-url-address` value: comma-separated entries, empty ones skipped (so an empty
+/// `ONNX_WEB_ALLOW_URL_ADDRESSES` means none, as with the other list variables).
+#[derive(Clone, Debug, Default)]
+pub struct AllowList(pub Vec<onnx_web_chain::AllowEntry>);
+
+fn allow_list(value: &str) -> Result<AllowList, String> {
+    split_list(Some(value))
+        .iter()
+        .map(|entry| entry.parse())
+        .collect::<Result<_, _>>()
+        .map(AllowList)
 }
 
 impl ServerConfig {
@@ -155,6 +174,7 @@ impl ServerConfig {
             allow_private_urls: false,
             stop_grace_secs: 5,
             allowed_hosts: None,
+            allow_url_addresses: Vec::new(),
         }
     }
 
@@ -194,6 +214,14 @@ impl ServerConfig {
     /// Allowed CORS origins; empty means CORS is off.
     pub fn cors_origins(&self) -> Vec<String> {
         split_list(self.cors_origin.as_deref())
+    }
+
+    /// Every `--allow-url-address` entry, in order.
+    pub fn url_allow_list(&self) -> Vec<onnx_web_chain::AllowEntry> {
+        self.allow_url_addresses
+            .iter()
+            .flat_map(|list| list.0.iter().cloned())
+            .collect()
     }
 
     /// Platforms to hide and not use.
@@ -277,6 +305,37 @@ mod tests {
         assert!(!cli.server.any_platform);
         assert_eq!(cli.server.cors_origins(), vec!["*"]);
         assert_eq!(cli.server.bind_address(), "127.0.0.1:5001");
+    }
+
+    #[test]
+    fn url_allow_list_is_repeatable_and_comma_separated() {
+        let cli = Cli::try_parse_from([
+            "x",
+            "--allow-url-address",
+            "127.0.0.2, 10.0.0.0/8,",
+            "--allow-url-address",
+            "[::1]:9000",
+            "--allow-url-address",
+            "",
+        ])
+        .unwrap();
+        let list: Vec<String> = cli
+            .server
+            .url_allow_list()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(list, ["127.0.0.2", "10.0.0.0/8", "[::1]:9000"]);
+        assert!(Cli::try_parse_from(["x"])
+            .unwrap()
+            .server
+            .url_allow_list()
+            .is_empty());
+        let error = Cli::try_parse_from(["x", "--allow-url-address", "127.0.0.2,minio"])
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(error.contains("\"minio\" is not an IP address"), "{error}");
     }
 
     #[test]

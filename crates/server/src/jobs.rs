@@ -35,6 +35,8 @@ pub struct ChainJob {
     pub plan: onnx_web_chain::ChainPlan,
     /// Whether `source-url` and S3 `endpoint_url` may reach private addresses.
     pub allow_private_urls: bool,
+    /// Non-public addresses they may reach anyway (`--allow-url-address`).
+    pub allow_url_addresses: Vec<onnx_web_chain::AllowEntry>,
     pub metadata: OutputMetadata,
 }
 

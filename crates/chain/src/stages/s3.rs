@@ -1,7 +1,9 @@
 //! The S3 connection of `persist-s3` and `source-s3`, through `object_store` against any
 //! S3-compatible server. Endpoint, region and credentials come from the server's settings
-//! (`ONNX_WEB_S3_ENDPOINT`, `AWS_*`); a stage's `endpoint_url` may replace the endpoint, and is
-//! checked like a `source-url` address.
+//! (`ONNX_WEB_S3_ENDPOINT`, `AWS_*`); a stage's `endpoint_url` may replace the endpoint.
+//! `object_store` sends through the guarded client of [`crate::net`] ([`S3Connector`]): a stage's
+//! endpoint is held to the same address policy as `source-url` at every connect, the configured
+//! endpoint is trusted (the operator chose it), and neither may redirect (a 3xx fails the stage).
 
 use image::RgbImage;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
@@ -9,6 +11,7 @@ use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, PutPayload};
 
 use crate::error::{Result, RunError};
+use crate::net::S3Connector;
 use crate::pipeline::StageRun;
 
 /// Where the S3 stages connect.
@@ -73,19 +76,24 @@ impl Bucket {
             .text("bucket")
             .ok_or_else(|| RunError::Input("bucket is required".into()))?
             .to_owned();
-        let endpoint = match run.stage.text("endpoint_url").filter(|e| !e.is_empty()) {
-            Some(url) => {
-                super::source_url::check_url(url, run.urls).map_err(|message| RunError::Url {
-                    url: url.to_owned(),
-                    message,
-                })?;
-                Some(url.to_owned())
-            }
-            None => settings.endpoint.clone(),
+        let region = settings.region.as_deref().unwrap_or("us-east-1");
+        let (endpoint, trusted) = match run.stage.text("endpoint_url").filter(|e| !e.is_empty()) {
+            Some(url) => (Some(url.to_owned()), false),
+            None => (settings.endpoint.clone(), true),
         };
+        // AWS itself when no endpoint is set: object_store's path-style URL of the region.
+        let target = endpoint
+            .clone()
+            .unwrap_or_else(|| format!("https://s3.{region}.amazonaws.com"));
+        let connector =
+            S3Connector::new(run.urls, &target, trusted).map_err(|message| RunError::Url {
+                url: target.clone(),
+                message,
+            })?;
         let mut builder = AmazonS3Builder::new()
             .with_bucket_name(&name)
-            .with_region(settings.region.as_deref().unwrap_or("us-east-1"));
+            .with_region(region)
+            .with_http_connector(connector);
         if let Some(endpoint) = &endpoint {
             builder = builder
                 .with_endpoint(endpoint)
