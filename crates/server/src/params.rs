@@ -12,7 +12,10 @@
 //! - `width`/`height` that are not multiples of 8 → 400 (the UNet works on 1/8-size latents).
 //!
 //! The built-in `params.json` is onnx-web 0.12's, except that `width` and `height` go down to
-//! 64 px (onnx-web: 128), so the tiny demo model, which works at 64 px, can be used from the GUI.
+//! 64 px (onnx-web: 128), so the tiny demo model, which works at 64 px, can be used from the GUI,
+//! and that the `upscaling` default names the real upscaler `scripts/setup.sh` converts
+//! (`upscaling-realesr-animevideov3-x4`); requests and the GUI fall back to the first listed
+//! upscaler when it is not installed.
 
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
@@ -764,8 +767,10 @@ pub fn build_image_params(
     Ok((base.image_params(), size, platform))
 }
 
-/// The upscale / correction group (§1.4.2). `upscaling` and `correction` fall back to the first
-/// listed model (or none) like onnx-web; `upscaling` also takes the simple resamplers' names.
+/// The upscale / correction group (§1.4.2). `upscaling` falls back to the `params.json` default
+/// when that is listed (the real Real-ESRGAN animevideov3 model of the default set-up), else to
+/// the first listed model, and also takes the simple resamplers' names; `correction` falls back
+/// to the first listed model (or none), like onnx-web.
 pub fn build_upscale(query: &Query, ctx: &ParseContext<'_>) -> Result<UpscaleParams, ApiError> {
     let names = |list: &[crate::models::ModelEntry]| -> Vec<String> {
         list.iter().map(|e| e.name.clone()).collect()
@@ -778,7 +783,12 @@ pub fn build_upscale(query: &Query, ctx: &ParseContext<'_>) -> Result<UpscalePar
         // The simple resamplers are accepted by name beside the model list.
         upscale_model: match query.get("upscaling") {
             Some(name) if SIMPLE_UPSCALERS.contains(&name) => Some(name.to_owned()),
-            _ => get_from_list(query, "upscaling", &upscaling).map(str::to_owned),
+            Some(name) if upscaling.iter().any(|u| u == name) => Some(name.to_owned()),
+            _ => params
+                .default_str("upscaling")
+                .filter(|d| upscaling.iter().any(|u| u == d))
+                .or_else(|| upscaling.first().map(String::as_str))
+                .map(str::to_owned),
         },
         correction_model: get_from_list(query, "correction", &correction).map(str::to_owned),
         scale: params.uint(query, "scale")?,
