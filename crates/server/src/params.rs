@@ -1224,4 +1224,40 @@ pub(crate) mod tests {
             assert_eq!(border.left, 1024);
         });
     }
+
+    #[test]
+    fn the_upscaling_default_is_the_real_upscaler_when_listed() {
+        let root = Path::new("/nonexistent");
+        let mut catalog = test_catalog(
+            &std::env::temp_dir()
+                .join(format!("onnx-web-upscaling-default-{}", std::process::id())),
+        );
+        for name in ["upscaling-a", "upscaling-realesr-animevideov3-x4"] {
+            catalog.models.upscaling.push(ModelEntry {
+                name: name.into(),
+                path: root.join(format!("{name}.onnx")),
+            });
+        }
+        let params = ParamsConfig::builtin(None);
+        let platforms = vec!["cpu".to_owned()];
+        let schedulers = available_schedulers(IMPLEMENTED_SCHEDULERS);
+        let ctx = ParseContext {
+            params: &params,
+            catalog: &catalog,
+            platforms: &platforms,
+            schedulers: &schedulers,
+        };
+        let model =
+            |pairs: &[(&str, &str)]| build_upscale(&query(pairs), &ctx).unwrap().upscale_model;
+        let real = Some("upscaling-realesr-animevideov3-x4".to_owned());
+        assert_eq!(model(&[]), real);
+        assert_eq!(model(&[("upscaling", "nope")]), real);
+        assert_eq!(
+            model(&[("upscaling", "upscaling-a")]),
+            Some("upscaling-a".into())
+        );
+        assert_eq!(model(&[("upscaling", "lanczos")]), Some("lanczos".into()));
+        std::fs::remove_dir_all(&catalog.root).ok();
+        // Not listed: the first listed model, as before (see upscale_and_highres_groups).
+    }
 }
