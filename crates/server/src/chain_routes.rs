@@ -198,6 +198,33 @@ fn plan_stage(
             .map(|m| m.name.clone())
             .or(upscale.correction_model);
     }
+    if UPSCALING_STAGES.contains(&stage.kind.as_str()) && query.get_not_empty("upscaling").is_none()
+    {
+        // Without a model, an upscaling stage takes the default upscaler when it is of the kind
+        // the stage runs (an .onnx file, or a folder for upscale-stable-diffusion), else the
+        // first listed one that is: upscale-resrgan gets the real Real-ESRGAN model of the
+        // default set-up, upscale-stable-diffusion the SD upscaler folder.
+        let wants_folder = stage.kind == "upscale-stable-diffusion";
+        let fits = |name: &str| {
+            ctx.catalog
+                .models
+                .upscaling
+                .iter()
+                .find(|m| m.name == name)
+                .is_some_and(|m| m.path.is_dir() == wants_folder)
+        };
+        if !upscale.upscale_model.as_deref().is_some_and(fits) {
+            if let Some(model) = ctx
+                .catalog
+                .models
+                .upscaling
+                .iter()
+                .find(|m| m.path.is_dir() == wants_folder)
+            {
+                upscale.upscale_model = Some(model.name.clone());
+            }
+        }
+    }
     let highres = build_highres(&query, ctx).map_err(err)?;
     let border = build_border(&query, ctx).map_err(err)?;
     let options = stage_options(ctx.catalog, &base, &upscale, Some(&highres)).map_err(err)?;

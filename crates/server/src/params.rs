@@ -13,7 +13,10 @@
 //! - `width`/`height` that are not multiples of 8 → 400 (the UNet works on 1/8-size latents).
 //!
 //! The built-in `params.json` is onnx-web 0.12's, except that `width` and `height` go down to
-//! 64 px (onnx-web: 128), so the tiny demo model, which works at 64 px, can be used from the GUI.
+//! 64 px (onnx-web: 128), so the tiny demo model, which works at 64 px, can be used from the GUI,
+//! and that the `upscaling` default names the real upscaler `scripts/setup.sh` converts
+//! (`upscaling-realesr-animevideov3-x4`); requests and the GUI fall back to the first listed
+//! upscaler when it is not installed.
 
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
@@ -803,9 +806,11 @@ pub fn build_image_params(
     Ok((base.image_params(), size, platform))
 }
 
-/// The upscale / correction group (§1.4.2). `upscaling` and `correction` fall back to the first
-/// listed model (or none) like onnx-web; `upscaling` also takes the simple resamplers' names.
-/// `upscaleOrder` falls back to the default order (onnx-web skips the correction instead).
+/// The upscale / correction group (§1.4.2). `upscaling` falls back to the `params.json` default
+/// when that is listed (the real Real-ESRGAN animevideov3 model of the default set-up), else to
+/// the first listed model, and also takes the simple resamplers' names; `correction` falls back
+/// to the first listed model (or none), like onnx-web. `upscaleOrder` falls back to the default
+/// order (onnx-web skips the correction instead).
 pub fn build_upscale(query: &Query, ctx: &ParseContext<'_>) -> Result<UpscaleParams, ApiError> {
     let mut warnings = Vec::new();
     let models = &ctx.catalog.models;
@@ -823,7 +828,14 @@ pub fn build_upscale(query: &Query, ctx: &ParseContext<'_>) -> Result<UpscalePar
             aliases: &[],
         },
         query.get("upscaling"),
-        Fallback::to(upscaling.first().copied(), "the first upscaling model"),
+        match ctx
+            .params
+            .default_str("upscaling")
+            .filter(|d| upscaling.contains(d))
+        {
+            Some(default) => Fallback::to(Some(default), "the default upscaling model"),
+            None => Fallback::to(upscaling.first().copied(), "the first upscaling model"),
+        },
     )?;
     let correction_model = resolve(
         &mut warnings,
@@ -1356,5 +1368,41 @@ pub(crate) mod tests {
             let border = build_border(&query(&[("left", "2000")]), ctx).unwrap();
             assert_eq!(border.left, 1024);
         });
+    }
+
+    #[test]
+    fn the_upscaling_default_is_the_real_upscaler_when_listed() {
+        let root = Path::new("/nonexistent");
+        let mut catalog = test_catalog(
+            &std::env::temp_dir()
+                .join(format!("onnx-web-upscaling-default-{}", std::process::id())),
+        );
+        for name in ["upscaling-a", "upscaling-realesr-animevideov3-x4"] {
+            catalog.models.upscaling.push(ModelEntry {
+                name: name.into(),
+                path: root.join(format!("{name}.onnx")),
+            });
+        }
+        let params = ParamsConfig::builtin(None);
+        let platforms = vec!["cpu".to_owned()];
+        let schedulers = available_schedulers(IMPLEMENTED_SCHEDULERS);
+        let ctx = ParseContext {
+            params: &params,
+            catalog: &catalog,
+            platforms: &platforms,
+            schedulers: &schedulers,
+        };
+        let model =
+            |pairs: &[(&str, &str)]| build_upscale(&query(pairs), &ctx).unwrap().upscale_model;
+        let real = Some("upscaling-realesr-animevideov3-x4".to_owned());
+        assert_eq!(model(&[]), real);
+        assert_eq!(model(&[("upscaling", "nope")]), real);
+        assert_eq!(
+            model(&[("upscaling", "upscaling-a")]),
+            Some("upscaling-a".into())
+        );
+        assert_eq!(model(&[("upscaling", "lanczos")]), Some("lanczos".into()));
+        std::fs::remove_dir_all(&catalog.root).ok();
+        // Not listed: the first listed model, as before (see upscale_and_highres_groups).
     }
 }
