@@ -43,7 +43,8 @@ struct Cli {
 
 #[derive(clap::Args, Debug, Clone)]
 struct EngineArgs {
-    /// libonnxruntime to load (otherwise ORT_DYLIB_PATH, third_party/onnxruntime, then python3's onnxruntime).
+    /// libonnxruntime to load. [default: the ORT_DYLIB_PATH environment variable, else
+    /// third_party/onnxruntime, else python3's onnxruntime package]
     #[arg(long, global = true)]
     ort_lib: Option<std::path::PathBuf>,
     /// Threads per ONNX Runtime operator; 0 = one per core.

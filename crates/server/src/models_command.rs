@@ -179,8 +179,10 @@ fn size_note(path: &Path) -> String {
             let bytes = meta.len();
             if bytes >= 1 << 20 {
                 format!("{:.1} MiB", bytes as f64 / f64::from(1 << 20))
-            } else {
+            } else if bytes >= 1024 {
                 format!("{:.1} KiB", bytes as f64 / 1024.0)
+            } else {
+                format!("{bytes} bytes")
             }
         }
         _ => String::new(),
