@@ -258,6 +258,10 @@ pub fn run(
         written.len(),
         job.outputs.len()
     ));
+    if !bar.is_hidden() {
+        // The bar leaves the cursor on its line; the file names start on the next.
+        eprintln!();
+    }
     for path in &written {
         println!("{}", path.display());
     }
