@@ -32,15 +32,19 @@ pub struct BenchArgs {
     /// Square image sizes in pixels.
     #[arg(long = "size", default_values_t = [64u32, 256])]
     sizes: Vec<u32>,
+    /// Denoising steps per run.
     #[arg(long, default_value_t = 10)]
     steps: u32,
+    /// Images per run (one batch).
     #[arg(long, default_value_t = 1)]
     batch: u32,
+    /// Scheduler of every run.
     #[arg(long, default_value = "euler")]
     scheduler: String,
     /// Timed runs per row, after one warm-up run.
     #[arg(long, default_value_t = 3)]
     runs: u32,
+    /// Platform to run on.
     #[arg(long, default_value = "cpu")]
     platform: String,
     /// Pipelines to time through the worker's stage runner (none: `--pipeline none`).

@@ -62,7 +62,7 @@ pub struct ServerConfig {
     #[arg(long, env = "ONNX_WEB_PARAMS_PATH", default_value = ".")]
     pub params: PathBuf,
 
-    /// Comma list of allowed CORS origins (`*` for any). Unset: no CORS headers at all.
+    /// Comma list of allowed CORS origins (`*` for any). [default: none: no CORS headers at all]
     #[arg(long, env = "ONNX_WEB_CORS_ORIGIN")]
     pub cors_origin: Option<String>,
 
@@ -75,11 +75,12 @@ pub struct ServerConfig {
     #[arg(long, env = "ONNX_WEB_ANY_PLATFORM", default_value = "true", value_parser = boolean_value, action = clap::ArgAction::Set)]
     pub any_platform: bool,
 
-    /// Comma list of platforms to hide and not use.
+    /// Comma list of platforms to hide and not use. [default: none]
     #[arg(long, env = "ONNX_WEB_BLOCK_PLATFORMS")]
     pub block_platforms: Option<String>,
 
-    /// Overrides `platform.default` of params.json.
+    /// Overrides `platform.default` of params.json. [default: params.json's, when that platform
+    /// is usable]
     #[arg(long, env = "ONNX_WEB_DEFAULT_PLATFORM")]
     pub default_platform: Option<String>,
 

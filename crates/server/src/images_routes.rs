@@ -161,100 +161,181 @@ fn pipeline_border(border: &Border) -> PipelineBorder {
     }
 }
 
-/// Everything a handler needs to name outputs and queue the job.
-struct Submission<'a> {
-    mode: &'a str,
-    base: &'a BaseParams,
+/// A value fed to the output name hash, owned (see [`HashParam`]).
+#[derive(Clone, Debug)]
+enum NameExtra {
+    Float(f64),
+    Int(u32),
+    Str(String),
+}
+
+impl NameExtra {
+    fn hash_param(&self) -> HashParam<'_> {
+        match self {
+            Self::Float(value) => HashParam::Float(*value),
+            Self::Int(value) => HashParam::Int(*value),
+            Self::Str(value) => HashParam::Str(value),
+        }
+    }
+}
+
+/// Builds a job's spec once its output metadata is known.
+type SpecBuilder = Box<dyn Fn(OutputMetadata) -> JobSpec + Send + Sync>;
+
+/// A parsed and checked image request: everything that names its outputs and builds its job.
+/// The HTTP handlers queue it ([`submit`]); `onnx-web generate` runs it in-process, so both
+/// make the same job, names and metadata from the same query.
+pub struct PreparedJob {
+    mode: &'static str,
+    catalog: Arc<Catalog>,
+    base: BaseParams,
     size: Size,
     count: u32,
-    extras: Vec<HashParam<'a>>,
+    extras: Vec<NameExtra>,
     platform: Option<String>,
-    upscale: Option<&'a UpscaleParams>,
-    border: Option<&'a Border>,
-    highres: Option<&'a HighresParams>,
+    upscale: Option<UpscaleParams>,
+    border: Option<Border>,
+    highres: Option<HighresParams>,
     /// Whether the metadata written beside the images has the highres block (§6.9).
     metadata_highres: bool,
     metadata_upscale: bool,
     /// Names of the endpoint's own fields that were replaced (`crate::names`).
     warnings: Vec<String>,
+    spec: SpecBuilder,
 }
 
-/// Names the outputs, writes the response and queues the job `spec` builds.
-async fn submit(
-    state: &Arc<AppState>,
-    catalog: &Arc<Catalog>,
-    submission: Submission<'_>,
-    spec: impl Fn(OutputMetadata) -> JobSpec,
-) -> Result<Value, ApiError> {
-    let Submission {
-        mode,
-        base,
-        size,
-        count,
-        extras,
-        platform,
-        upscale,
-        border,
-        highres,
-        metadata_highres,
-        metadata_upscale,
-        warnings,
-    } = submission;
-    let warnings = collect_warnings(base, upscale, highres, &warnings);
-    let model_path = base.model_dir.to_string_lossy().into_owned();
-    let fields = NameFields {
-        mode,
-        model_path: &model_path,
-        pipeline: &base.pipeline,
-        scheduler: &base.scheduler,
-        prompt: &base.prompt,
-        negative_prompt: base.negative_prompt.as_deref(),
-        cfg: base.cfg,
-        seed: base.seed,
-        steps: base.steps,
-        eta: base.eta,
-        batch: base.batch,
-        width: size.width,
-        height: size.height,
-        extras,
-    };
-    let parameters = {
-        let state = Arc::clone(state);
-        let catalog = Arc::clone(catalog);
-        let base = base.clone();
-        tokio::task::spawn_blocking(move || metadata_parameters(&state, &catalog, &base, size))
-            .await
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing networks: {e}")))?
-    };
-    let build = |time: u64| {
-        let outputs = make_output_names(&fields, count, time, &state.config.image_format);
-        let response = image_response(&outputs, base, size, upscale, border, highres, &warnings);
+impl PreparedJob {
+    /// The endpoint's name (`txt2img`, `img2img`, `inpaint`, `upscale`).
+    pub fn mode(&self) -> &'static str {
+        self.mode
+    }
+
+    /// The parsed base parameters (seed drawn, prompt expanded).
+    pub fn base(&self) -> &BaseParams {
+        &self.base
+    }
+
+    /// The size echoed and named.
+    pub fn size(&self) -> Size {
+        self.size
+    }
+
+    /// The platform the request asked for, if it is a device.
+    pub fn platform(&self) -> Option<&str> {
+        self.platform.as_deref()
+    }
+
+    /// The `parameters` text written into the outputs. Blocking: hashes network files.
+    pub fn parameters(&self, state: &AppState) -> String {
+        metadata_parameters(state, &self.catalog, &self.base, self.size)
+    }
+
+    /// The job whose outputs are named for `time`, and the response body that describes it.
+    pub fn build(&self, state: &AppState, parameters: &str, time: u64) -> (Job, Value) {
+        let model_path = self.base.model_dir.to_string_lossy().into_owned();
+        let base = &self.base;
+        let fields = NameFields {
+            mode: self.mode,
+            model_path: &model_path,
+            pipeline: &base.pipeline,
+            scheduler: &base.scheduler,
+            prompt: &base.prompt,
+            negative_prompt: base.negative_prompt.as_deref(),
+            cfg: base.cfg,
+            seed: base.seed,
+            steps: base.steps,
+            eta: base.eta,
+            batch: base.batch,
+            width: self.size.width,
+            height: self.size.height,
+            extras: self.extras.iter().map(NameExtra::hash_param).collect(),
+        };
+        let outputs = make_output_names(&fields, self.count, time, &state.config.image_format);
+        let (upscale, border, highres) = (
+            self.upscale.as_ref(),
+            self.border.as_ref(),
+            self.highres.as_ref(),
+        );
+        let warnings = collect_warnings(base, upscale, highres, &self.warnings);
+        let response = image_response(
+            &outputs, base, self.size, upscale, border, highres, &warnings,
+        );
         let written = image_response(
             &outputs,
             base,
-            size,
-            upscale.filter(|_| metadata_upscale),
+            self.size,
+            upscale.filter(|_| self.metadata_upscale),
             border,
-            highres.filter(|_| metadata_highres),
+            highres.filter(|_| self.metadata_highres),
             &warnings,
         );
         let job = Job {
             key: outputs[0].clone(),
             outputs,
-            platform: platform.clone(),
-            spec: spec(OutputMetadata {
+            platform: self.platform.clone(),
+            spec: (self.spec)(OutputMetadata {
                 response: written,
-                parameters: parameters.clone(),
+                parameters: parameters.to_owned(),
             }),
         };
         (job, response)
+    }
+}
+
+/// Names the outputs, writes the response and queues the prepared job.
+async fn submit(state: &Arc<AppState>, prepared: PreparedJob) -> Result<Value, ApiError> {
+    let prepared = Arc::new(prepared);
+    let parameters = {
+        let state = Arc::clone(state);
+        let prepared = Arc::clone(&prepared);
+        tokio::task::spawn_blocking(move || prepared.parameters(&state))
+            .await
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("hashing networks: {e}")))?
     };
     let outputs_dir = &state.config.outputs;
-    let response = state
-        .queue
-        .submit_unique(unix_time_now(), build, |key| outputs_dir.join(key).exists())?;
-    tracing::info!(job = %response["outputs"][0], model = %base.model, steps = base.steps, "{mode} queued");
+    let response = state.queue.submit_unique(
+        unix_time_now(),
+        |time| prepared.build(state, &parameters, time),
+        |key| outputs_dir.join(key).exists(),
+    )?;
+    let base = &prepared.base;
+    tracing::info!(job = %response["outputs"][0], model = %base.model, steps = base.steps, "{} queued", prepared.mode);
     Ok(response)
+}
+
+/// Parses and checks a txt2img query (see [`txt2img`]).
+pub fn prepare_txt2img(state: &AppState, query: &Query) -> Result<PreparedJob, ApiError> {
+    let catalog = state.catalog();
+    let ctx = state.parse_context(&catalog);
+    let (base, size, platform) = build_base_params(query, &ctx, "txt2img")?;
+    let upscale = build_upscale(query, &ctx)?;
+    let highres = build_highres(query, &ctx)?;
+    let stages = stage_options(&catalog, &base, &upscale, Some(&highres))?;
+    check_output_size(size.width, size.height, &stages, "width")?;
+    let params = base.image_params();
+    Ok(PreparedJob {
+        mode: "txt2img",
+        count: base.batch,
+        extras: Vec::new(),
+        platform,
+        upscale: Some(upscale),
+        border: None,
+        highres: Some(highres),
+        metadata_highres: true,
+        metadata_upscale: true,
+        warnings: Vec::new(),
+        spec: Box::new(move |metadata| {
+            JobSpec::Txt2Img(Txt2ImgJob {
+                params: params.clone(),
+                size,
+                stages: stages.clone(),
+                metadata,
+            })
+        }),
+        catalog: Arc::clone(&catalog),
+        base,
+        size,
+    })
 }
 
 /// `POST /api/txt2img`: query parameters only; the upscale and highres groups.
@@ -263,62 +344,22 @@ pub async fn txt2img(
     RawQuery(raw): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let query = Query::parse(raw.as_deref())?;
-    let catalog = state.catalog();
-    let ctx = state.parse_context(&catalog);
-    let (base, size, platform) = build_base_params(&query, &ctx, "txt2img")?;
-    let upscale = build_upscale(&query, &ctx)?;
-    let highres = build_highres(&query, &ctx)?;
-    let stages = stage_options(&catalog, &base, &upscale, Some(&highres))?;
-    check_output_size(size.width, size.height, &stages, "width")?;
-    let params = base.image_params();
-    let response = submit(
-        &state,
-        &catalog,
-        Submission {
-            mode: "txt2img",
-            base: &base,
-            size,
-            count: base.batch,
-            extras: Vec::new(),
-            platform,
-            upscale: Some(&upscale),
-            border: None,
-            highres: Some(&highres),
-            metadata_highres: true,
-            metadata_upscale: true,
-            warnings: Vec::new(),
-        },
-        |metadata| {
-            JobSpec::Txt2Img(Txt2ImgJob {
-                params: params.clone(),
-                size,
-                stages: stages.clone(),
-                metadata,
-            })
-        },
-    )
-    .await?;
-    Ok(Json(response))
+    let prepared = prepare_txt2img(&state, &query)?;
+    Ok(Json(submit(&state, prepared).await?))
 }
 
-/// `POST /api/img2img`: file `source`; `strength`, `sourceFilter`, `loopback`.
-pub async fn img2img(
-    State(state): State<Arc<AppState>>,
-    RawQuery(raw): RawQuery,
-    multipart: Result<Multipart, MultipartRejection>,
-) -> Result<Json<Value>, ApiError> {
-    // The whole body is read first, so an early 400 never cuts off a client still sending.
-    let uploads = Arc::new(Uploads::read(multipart).await?);
-    if !uploads.has("source") {
-        return Err(ApiError::bad_request("source image is required"));
-    }
-    let query = Query::parse(raw.as_deref())?;
+/// Parses and checks an img2img query and its `source` upload (see [`img2img`]).
+pub async fn prepare_img2img(
+    state: &AppState,
+    query: &Query,
+    uploads: Arc<Uploads>,
+) -> Result<PreparedJob, ApiError> {
     let catalog = state.catalog();
     let ctx = state.parse_context(&catalog);
-    let (base, _, platform) = build_base_params(&query, &ctx, "img2img")?;
-    let upscale = build_upscale(&query, &ctx)?;
-    let highres = build_highres(&query, &ctx)?;
-    let strength = ctx.params.float(&query, "strength")?;
+    let (base, _, platform) = build_base_params(query, &ctx, "img2img")?;
+    let upscale = build_upscale(query, &ctx)?;
+    let highres = build_highres(query, &ctx)?;
+    let strength = ctx.params.float(query, "strength")?;
     // get_from_list: a missing or unknown filter is the first one, canny (onnx-web quirk).
     let mut warnings = Vec::new();
     let source_filter = resolve(
@@ -350,24 +391,19 @@ pub async fn img2img(
     let count = base.batch + u32::from(source_filter != "none");
     let source = SharedImage(Arc::new(source));
     let params = base.image_params();
-    let response = submit(
-        &state,
-        &catalog,
-        Submission {
-            mode: "img2img",
-            base: &base,
-            size,
-            count,
-            extras: vec![HashParam::Float(strength)],
-            platform,
-            upscale: Some(&upscale),
-            border: None,
-            highres: Some(&highres),
-            metadata_highres: true,
-            metadata_upscale: true,
-            warnings,
-        },
-        |metadata| {
+    let loopback = base.loopback;
+    Ok(PreparedJob {
+        mode: "img2img",
+        count,
+        extras: vec![NameExtra::Float(strength)],
+        platform,
+        upscale: Some(upscale),
+        border: None,
+        highres: Some(highres),
+        metadata_highres: true,
+        metadata_upscale: true,
+        warnings,
+        spec: Box::new(move |metadata| {
             JobSpec::Img2Img(Img2ImgJob {
                 params: params.clone(),
                 stages: stages.clone(),
@@ -376,18 +412,18 @@ pub async fn img2img(
                 source_filter_model: source_filter_model.clone(),
                 control_model: control_model.clone(),
                 strength: strength as f32,
-                loopback: base.loopback,
+                loopback,
                 metadata,
             })
-        },
-    )
-    .await?;
-    Ok(Json(response))
+        }),
+        catalog: Arc::clone(&catalog),
+        base,
+        size,
+    })
 }
 
-/// `POST /api/inpaint`: files `source` and `mask`; borders, fill colour, mask filter, noise
-/// source, full-resolution inpainting.
-pub async fn inpaint(
+/// `POST /api/img2img`: file `source`; `strength`, `sourceFilter`, `loopback`.
+pub async fn img2img(
     State(state): State<Arc<AppState>>,
     RawQuery(raw): RawQuery,
     multipart: Result<Multipart, MultipartRejection>,
@@ -397,22 +433,29 @@ pub async fn inpaint(
     if !uploads.has("source") {
         return Err(ApiError::bad_request("source image is required"));
     }
-    if !uploads.has("mask") {
-        return Err(ApiError::bad_request("mask image is required"));
-    }
     let query = Query::parse(raw.as_deref())?;
+    let prepared = prepare_img2img(&state, &query, uploads).await?;
+    Ok(Json(submit(&state, prepared).await?))
+}
+
+/// Parses and checks an inpaint query and its `source` and `mask` uploads (see [`inpaint`]).
+pub async fn prepare_inpaint(
+    state: &AppState,
+    query: &Query,
+    uploads: Arc<Uploads>,
+) -> Result<PreparedJob, ApiError> {
     let catalog = state.catalog();
     let ctx = state.parse_context(&catalog);
-    let (base, _, platform) = build_base_params(&query, &ctx, "inpaint")?;
-    let upscale = build_upscale(&query, &ctx)?;
-    let highres = build_highres(&query, &ctx)?;
-    let border = build_border(&query, &ctx)?;
+    let (base, _, platform) = build_base_params(query, &ctx, "inpaint")?;
+    let upscale = build_upscale(query, &ctx)?;
+    let highres = build_highres(query, &ctx)?;
+    let border = build_border(query, &ctx)?;
     let fullres = get_boolean(
-        &query,
+        query,
         "fullresInpaint",
         ctx.params.default_bool("fullresInpaint"),
     );
-    let fullres_padding = ctx.params.float(&query, "fullresInpaintPadding")?;
+    let fullres_padding = ctx.params.float(query, "fullresInpaintPadding")?;
     let fill_name = query
         .get_not_empty("fillColor")
         .unwrap_or("white")
@@ -482,36 +525,30 @@ pub async fn inpaint(
         fullres_padding,
     };
     let extras = vec![
-        HashParam::Int(border.left),
-        HashParam::Int(border.right),
-        HashParam::Int(border.top),
-        HashParam::Int(border.bottom),
-        HashParam::Str(filter.function_name()),
-        HashParam::Str(noise.function_name()),
-        HashParam::Str(&fill_name),
-        HashParam::Str("spiral"),
+        NameExtra::Int(border.left),
+        NameExtra::Int(border.right),
+        NameExtra::Int(border.top),
+        NameExtra::Int(border.bottom),
+        NameExtra::Str(filter.function_name().to_owned()),
+        NameExtra::Str(noise.function_name().to_owned()),
+        NameExtra::Str(fill_name),
+        NameExtra::Str("spiral".to_owned()),
     ];
     let source = SharedImage(Arc::new(source));
     let mask = SharedMask(Arc::new(mask));
     let params = base.image_params();
-    let response = submit(
-        &state,
-        &catalog,
-        Submission {
-            mode: "inpaint",
-            base: &base,
-            size,
-            count: base.batch,
-            extras,
-            platform,
-            upscale: Some(&upscale),
-            border: Some(&border),
-            highres: Some(&highres),
-            metadata_highres: false,
-            metadata_upscale: true,
-            warnings,
-        },
-        |metadata| {
+    Ok(PreparedJob {
+        mode: "inpaint",
+        count: base.batch,
+        extras,
+        platform,
+        upscale: Some(upscale),
+        border: Some(border),
+        highres: Some(highres),
+        metadata_highres: false,
+        metadata_upscale: true,
+        warnings,
+        spec: Box::new(move |metadata| {
             JobSpec::Inpaint(InpaintJob {
                 params: params.clone(),
                 stages: stages.clone(),
@@ -520,10 +557,31 @@ pub async fn inpaint(
                 options: options.clone(),
                 metadata,
             })
-        },
-    )
-    .await?;
-    Ok(Json(response))
+        }),
+        catalog: Arc::clone(&catalog),
+        base,
+        size,
+    })
+}
+
+/// `POST /api/inpaint`: files `source` and `mask`; borders, fill colour, mask filter, noise
+/// source, full-resolution inpainting.
+pub async fn inpaint(
+    State(state): State<Arc<AppState>>,
+    RawQuery(raw): RawQuery,
+    multipart: Result<Multipart, MultipartRejection>,
+) -> Result<Json<Value>, ApiError> {
+    // The whole body is read first, so an early 400 never cuts off a client still sending.
+    let uploads = Arc::new(Uploads::read(multipart).await?);
+    if !uploads.has("source") {
+        return Err(ApiError::bad_request("source image is required"));
+    }
+    if !uploads.has("mask") {
+        return Err(ApiError::bad_request("mask image is required"));
+    }
+    let query = Query::parse(raw.as_deref())?;
+    let prepared = prepare_inpaint(&state, &query, uploads).await?;
+    Ok(Json(submit(&state, prepared).await?))
 }
 
 /// `POST /api/upscale`: file `source`; the upscale, correction and highres groups.
@@ -549,34 +607,30 @@ pub async fn upscale(
     check_output_size(source.width(), source.height(), &stages, "source")?;
     let source = SharedImage(Arc::new(source));
     let params = base.image_params();
-    let response = submit(
-        &state,
-        &catalog,
-        Submission {
-            mode: "upscale",
-            base: &base,
-            size,
-            count: base.batch,
-            extras: Vec::new(),
-            platform,
-            upscale: Some(&upscale),
-            border: None,
-            highres: Some(&highres),
-            metadata_highres: false,
-            metadata_upscale: true,
-            warnings: Vec::new(),
-        },
-        |metadata| {
+    let prepared = PreparedJob {
+        mode: "upscale",
+        count: base.batch,
+        extras: Vec::new(),
+        platform,
+        upscale: Some(upscale),
+        border: None,
+        highres: Some(highres),
+        metadata_highres: false,
+        metadata_upscale: true,
+        warnings: Vec::new(),
+        spec: Box::new(move |metadata| {
             JobSpec::Upscale(UpscaleJob {
                 params: params.clone(),
                 stages: stages.clone(),
                 source: source.clone(),
                 metadata,
             })
-        },
-    )
-    .await?;
-    Ok(Json(response))
+        }),
+        catalog: Arc::clone(&catalog),
+        base,
+        size,
+    };
+    Ok(Json(submit(&state, prepared).await?))
 }
 
 /// `POST /api/blend`: files `mask`, `source:0`, `source:1`; the upscale group. Outputs are named
@@ -614,24 +668,18 @@ pub async fn blend(
     let sources = [SharedImage(Arc::new(first)), SharedImage(Arc::new(second))];
     let mask = SharedMask(Arc::new(mask));
     let params = base.image_params();
-    let response = submit(
-        &state,
-        &catalog,
-        Submission {
-            mode: "upscale",
-            base: &base,
-            size,
-            count: base.batch,
-            extras: Vec::new(),
-            platform,
-            upscale: Some(&upscale),
-            border: None,
-            highres: None,
-            metadata_highres: false,
-            metadata_upscale: true,
-            warnings: Vec::new(),
-        },
-        |metadata| {
+    let prepared = PreparedJob {
+        mode: "upscale",
+        count: base.batch,
+        extras: Vec::new(),
+        platform,
+        upscale: Some(upscale),
+        border: None,
+        highres: None,
+        metadata_highres: false,
+        metadata_upscale: true,
+        warnings: Vec::new(),
+        spec: Box::new(move |metadata| {
             JobSpec::Blend(BlendJob {
                 params: params.clone(),
                 stages: stages.clone(),
@@ -639,10 +687,12 @@ pub async fn blend(
                 mask: mask.clone(),
                 metadata,
             })
-        },
-    )
-    .await?;
-    Ok(Json(response))
+        }),
+        catalog: Arc::clone(&catalog),
+        base,
+        size,
+    };
+    Ok(Json(submit(&state, prepared).await?))
 }
 
 /// The mask is fitted to the source as onnx-web fits it: contained in a square of the source's

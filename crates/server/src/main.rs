@@ -1,4 +1,5 @@
-//! `onnx-web`: the server binary, and `onnx-web bench`.
+//! `onnx-web`: the server binary, plus `onnx-web generate`, `onnx-web models` and
+//! `onnx-web bench`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,12 +16,21 @@ use onnx_web_server::state::AppState;
 use onnx_web_server::worker::PipelineRunner;
 
 mod bench;
+mod generate;
+mod models_command;
 
 #[derive(Parser, Debug)]
 #[command(
     name = "onnx-web",
     version,
-    about = "Stable Diffusion server compatible with onnx-web 0.12"
+    about = "Stable Diffusion server compatible with onnx-web 0.12",
+    long_about = "Stable Diffusion server compatible with onnx-web 0.12.\n\n\
+        Without a subcommand it serves the API and the GUI. Every option can also be set by \
+        the environment variable shown beside it; server options go before the subcommand.",
+    after_help = "Examples:\n  \
+        onnx-web --models ./models --outputs ./outputs --port 5000\n  \
+        onnx-web --models ./models generate \"a red cube\" --steps 20 --seed 42 -o out/\n  \
+        onnx-web --models ./models models"
 )]
 struct Cli {
     #[command(flatten)]
@@ -33,7 +43,8 @@ struct Cli {
 
 #[derive(clap::Args, Debug, Clone)]
 struct EngineArgs {
-    /// libonnxruntime to load (otherwise ORT_DYLIB_PATH, third_party/onnxruntime, then python3's onnxruntime).
+    /// libonnxruntime to load. [default: the ORT_DYLIB_PATH environment variable, else
+    /// third_party/onnxruntime, else python3's onnxruntime package]
     #[arg(long, global = true)]
     ort_lib: Option<std::path::PathBuf>,
     /// Threads per ONNX Runtime operator; 0 = one per core.
@@ -64,7 +75,7 @@ struct EngineArgs {
         global = true
     )]
     cache_memory_mb: u64,
-    /// CUDA memory limit in bytes (gpu_mem_limit).
+    /// CUDA memory limit in bytes (gpu_mem_limit). [default: no limit]
     #[arg(long, env = "ONNX_WEB_MEMORY_LIMIT", global = true)]
     memory_limit: Option<usize>,
 }
@@ -96,6 +107,11 @@ impl EngineArgs {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Make images from a prompt without a server (txt2img; img2img with --init; inpaint with
+    /// --init and --mask), with the server's pixels, names and PNG metadata.
+    Generate(generate::GenerateArgs),
+    /// List what the models folder holds and what would fail to load, and why.
+    Models(models_command::ModelsArgs),
     /// Time txt2img on the models folder and print where the time goes.
     Bench(bench::BenchArgs),
 }
@@ -117,13 +133,32 @@ fn main() {
     }
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
-    cli.server.validate()?;
+fn run(mut cli: Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Some(Command::Generate(args)) => {
+            if let Some(output) = &args.output {
+                cli.server.outputs = output.clone();
+            }
+            cli.server.validate()?;
+        }
+        // Only reads the models folder: no output folder is made.
+        Some(Command::Models(_)) => {
+            if !cli.server.models.is_dir() {
+                anyhow::bail!(
+                    "model path {} does not exist or is not a folder (set --models or ONNX_WEB_MODEL_PATH)",
+                    cli.server.models.display()
+                );
+            }
+        }
+        _ => cli.server.validate()?,
+    }
     let engine = Engine::new(cli.engine.options(cli.server.cache_models))?;
     let pipelines =
         Arc::new(Pipelines::new(Arc::clone(&engine)).with_models_root(cli.server.models.clone()));
     match cli.command {
         Some(Command::Bench(args)) => bench::run(&cli.server, &pipelines, args),
+        Some(Command::Generate(args)) => generate::run(&cli.server, &pipelines, args),
+        Some(Command::Models(args)) => models_command::run(&cli.server, &pipelines, args),
         None => serve(cli.server, pipelines),
     }
 }
