@@ -356,12 +356,12 @@ fn bad_chains_are_400_naming_the_stage() {
         json!({"stages": [{"name": "x", "type": "no-such", "params": {}}]}),
         "stage 0 \"x\"",
     );
-    // An unknown model falls back to the first upscaling model, the SD upscaler folder here,
-    // which this stage cannot run: the error says both.
+    // A listed model this stage cannot run (the SD upscaler folder). An unknown name falls
+    // back to the default upscaler with a warning (`unknown_names_in_chains_fall_back_...`).
     bad(
-        json!({"stages": [start("a"), {"name": "up", "type": "upscale-resrgan", "params": {"upscaling": "nope"}}]}),
+        json!({"stages": [start("a"), {"name": "up", "type": "upscale-resrgan", "params": {"upscaling": "upscaling-stable-diffusion-x4-tiny"}}]}),
         "\"up\" (upscale-resrgan): params.upscaling: \"upscaling-stable-diffusion-x4-tiny\" is not an \
-         .onnx upscaling model (upscaling: \"nope\" is not an upscaling model here",
+         .onnx upscaling model",
     );
     bad(
         json!({"stages": [{"name": "s", "type": "source-txt2img", "params": {"steps": "many"}}]}),
