@@ -12,6 +12,7 @@ pub mod limits;
 pub mod listener;
 pub mod models;
 pub mod naming;
+pub mod openapi;
 pub mod outputs;
 pub mod params;
 pub mod parsers;
