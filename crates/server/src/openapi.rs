@@ -523,10 +523,7 @@ impl Inputs {
                 from_params("default"),
                 from_params("min"),
                 from_params("max"),
-            )
-            .format(Some(utoipa::openapi::schema::SchemaFormat::KnownFormat(
-                utoipa::openapi::schema::KnownFormat::Int64,
-            ))),
+            ),
             Kind::Float => number(
                 Type::Number,
                 from_params("default"),
