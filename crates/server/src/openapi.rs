@@ -576,6 +576,9 @@ impl Inputs {
                     .default(default.clone().map(Value::String));
                 if !list.is_empty() {
                     let mut list = list;
+                    // A model named like a resampler is listed once.
+                    let mut seen = std::collections::HashSet::new();
+                    list.retain(|value| seen.insert(value.clone()));
                     if let Some(default) = default.filter(|d| !list.contains(d)) {
                         list.insert(0, default);
                     }
