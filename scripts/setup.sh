@@ -103,6 +103,13 @@ if ! "$py" -c 'import moto.server' >/dev/null 2>&1; then
   "$py" -m pip install --quiet --disable-pip-version-check "moto[server]==$MOTO_VERSION"
 fi
 
+# --- b3. openapi-spec-validator: checks the served /openapi.json (crates/server/tests/openapi.rs) ----------------
+OPENAPI_SPEC_VALIDATOR_VERSION=0.9.0
+if ! "$py" -c 'import openapi_spec_validator' >/dev/null 2>&1; then
+  log "installing openapi-spec-validator $OPENAPI_SPEC_VALIDATOR_VERSION into $VENV (OpenAPI document test)"
+  "$py" -m pip install --quiet --disable-pip-version-check "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION"
+fi
+
 # --- c. libonnxruntime ---------------------------------------------------------------------------------------
 if [[ ! -e $ORT_DIR/libonnxruntime.so ]]; then
   log "fetching libonnxruntime into $ORT_DIR"

@@ -13,6 +13,7 @@ pub mod listener;
 pub mod models;
 pub mod names;
 pub mod naming;
+pub mod openapi;
 pub mod outputs;
 pub mod params;
 pub mod parsers;

@@ -103,6 +103,12 @@ pub struct Txt2TxtJob {
 
 /// Generated tokens at most per request.
 pub const MAX_TOKENS: i64 = 1024;
+/// `max_tokens` when missing, and the least.
+pub const MAX_TOKENS_DEFAULT: i64 = 64;
+/// `temperature`: default, min, max.
+pub const TEMPERATURE: (f64, f64, f64) = (0.8, 0.0, 2.0);
+/// `top_k`: default, min, max.
+pub const TOP_K: (i64, i64, i64) = (50, 0, 1000);
 
 /// `POST /api/txt2txt?prompt=&model=&max_tokens=&temperature=&top_k=&seed=`: queues the
 /// generation and answers at once with the output name; `/api/ready` follows it, and the text
@@ -143,9 +149,11 @@ pub async fn txt2txt(
         .get_not_empty("prompt")
         .ok_or_else(|| ApiError::field("prompt", "is required"))?
         .to_owned();
-    let max_tokens = get_and_clamp_int(&query, "max_tokens", 64, MAX_TOKENS, 1)?;
-    let temperature = get_and_clamp_float(&query, "temperature", 0.8, 2.0, 0.0)?;
-    let top_k = get_and_clamp_int(&query, "top_k", 50, 1000, 0)?;
+    let max_tokens = get_and_clamp_int(&query, "max_tokens", MAX_TOKENS_DEFAULT, MAX_TOKENS, 1)?;
+    let (default, min, max) = TEMPERATURE;
+    let temperature = get_and_clamp_float(&query, "temperature", default, max, min)?;
+    let (default, min, max) = TOP_K;
+    let top_k = get_and_clamp_int(&query, "top_k", default, max, min)?;
     let seed = pick_seed(&query)?;
 
     let model_path = model_dir.to_string_lossy().into_owned();

@@ -70,6 +70,9 @@ pub const ROUTES: &[(&str, &[&str])] = &[
     ("/api/extras", &["GET", "HEAD", "PUT"]),
     ("/api/restart", &["POST"]),
     ("/api/status", &["GET", "HEAD"]),
+    // Not in onnx-web: the OpenAPI document of these routes, and a page that shows it.
+    ("/openapi.json", &["GET", "HEAD"]),
+    ("/api/docs", &["GET", "HEAD"]),
 ];
 
 type AppRouter = Router<Arc<AppState>>;
@@ -117,7 +120,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(admin_routes::get_extras).put(admin_routes::put_extras),
         )
         .route("/api/restart", post(admin_routes::restart))
-        .route("/api/status", get(worker_status));
+        .route("/api/status", get(worker_status))
+        .route("/openapi.json", get(crate::openapi::openapi_json))
+        .route("/api/docs", get(crate::openapi::api_docs));
     let app = api
         .route("/", get(static_files::index))
         .route("/config.json", get(static_files::gui_config))
