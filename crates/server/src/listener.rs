@@ -59,6 +59,8 @@ struct ConnectionState {
     started: AtomicU64,
     /// Told to close (evicted to make room for a newer connection).
     evict: Notify,
+    /// The connection's task, waiting for a request to end to arm its idle timer again.
+    waiting: Mutex<Option<std::task::Waker>>,
 }
 
 #[derive(Default)]
@@ -88,6 +90,7 @@ impl Registry {
             in_flight: AtomicUsize::new(0),
             started: AtomicU64::new(0),
             evict: Notify::new(),
+            waiting: Mutex::new(None),
         });
         open.insert(state.id, Arc::clone(&state));
         Some(state)
@@ -245,6 +248,11 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        // hyper may be parked in a read that started while this request ran, with no timer
+        // armed: wake it so the idle timer starts now.
+        if let Some(waker) = self.0.waiting.lock().take() {
+            waker.wake();
+        }
     }
 }
 
@@ -347,6 +355,10 @@ impl GuardedIo {
 
     /// `Ready(error)` once the deadline has passed; otherwise arms the timer to wake us then.
     fn poll_deadline(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
+        if self.state.in_flight.load(Ordering::Acquire) > 0 {
+            // Registered before `deadline` looks again, so a request ending in between wakes us.
+            *self.state.waiting.lock() = Some(cx.waker().clone());
+        }
         let Some(deadline) = self.deadline() else {
             return Poll::Pending;
         };
