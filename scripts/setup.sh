@@ -110,6 +110,13 @@ if ! "$py" -c 'import openapi_spec_validator' >/dev/null 2>&1; then
   "$py" -m pip install --quiet --disable-pip-version-check "openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION"
 fi
 
+# --- b4. prometheus-client: the reference Prometheus text parser for the /metrics test ----------------------------
+PROMETHEUS_CLIENT_VERSION=0.26.0
+if ! "$py" -c 'import prometheus_client.parser' >/dev/null 2>&1; then
+  log "installing prometheus-client $PROMETHEUS_CLIENT_VERSION into $VENV (parser for the metrics test)"
+  "$py" -m pip install --quiet --disable-pip-version-check "prometheus-client==$PROMETHEUS_CLIENT_VERSION"
+fi
+
 # --- c. libonnxruntime ---------------------------------------------------------------------------------------
 if [[ ! -e $ORT_DIR/libonnxruntime.so ]]; then
   log "fetching libonnxruntime into $ORT_DIR"

@@ -17,6 +17,16 @@ struct Entry {
     bytes: u64,
 }
 
+/// Gauge of the models in the cache.
+pub const METRIC_CACHE_MODELS: &str = "onnx_web_model_cache_models";
+/// Gauge of the bytes of model files in the cache.
+pub const METRIC_CACHE_BYTES: &str = "onnx_web_model_cache_bytes";
+
+fn record_size(entries: &[Entry]) {
+    metrics::gauge!(METRIC_CACHE_MODELS).set(entries.len() as f64);
+    metrics::gauge!(METRIC_CACHE_BYTES).set(entries.iter().map(|e| e.bytes).sum::<u64>() as f64);
+}
+
 pub struct ModelCache {
     limit: usize,
     byte_budget: u64,
@@ -59,6 +69,7 @@ impl ModelCache {
         while entries.len() > 1 && (entries.len() > self.limit || over_budget(&entries)) {
             entries.remove(0);
         }
+        record_size(&entries);
     }
 
     /// The cached models, least recently used first (e.g. to read their time in ONNX Runtime).
@@ -71,7 +82,9 @@ impl ModelCache {
     }
 
     pub fn clear(&self) {
-        self.entries.lock().clear();
+        let mut entries = self.entries.lock();
+        entries.clear();
+        record_size(&entries);
     }
 
     pub fn len(&self) -> usize {

@@ -11,7 +11,7 @@ pub mod platform;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-pub use cache::ModelCache;
+pub use cache::{ModelCache, METRIC_CACHE_BYTES, METRIC_CACHE_MODELS};
 pub use error::{EngineError, Result};
 pub use model::{Model, TensorInfo};
 pub use ort;
@@ -107,6 +107,20 @@ impl GraphOptimization {
     }
 }
 
+/// Counter of models served from the cache, by platform (the `metrics` facade: a no-op unless
+/// the server installed a recorder).
+pub const METRIC_CACHE_HITS: &str = "onnx_web_model_cache_hits_total";
+/// Counter of models loaded into ONNX Runtime (cache misses), by platform.
+pub const METRIC_CACHE_LOADS: &str = "onnx_web_model_cache_loads_total";
+
+fn cache_hit(platform: &str) {
+    metrics::counter!(METRIC_CACHE_HITS, "platform" => platform.to_owned()).increment(1);
+}
+
+fn cache_load(platform: &str) {
+    metrics::counter!(METRIC_CACHE_LOADS, "platform" => platform.to_owned()).increment(1);
+}
+
 /// The one ONNX Runtime environment of the process, the platforms it can use and the model cache.
 pub struct Engine {
     env: ort::environment::Environment,
@@ -166,9 +180,11 @@ impl Engine {
     pub fn load(&self, path: &Path, platform: &str) -> Result<Arc<Model>> {
         let key = (path.to_path_buf(), platform.to_owned());
         if let Some(model) = self.cache.get(&key) {
+            cache_hit(platform);
             return Ok(model);
         }
         let model = Arc::new(self.load_uncached(path, platform, Vec::new())?);
+        cache_load(platform);
         self.cache
             .insert(key, Arc::clone(&model), model_file_bytes(path));
         Ok(model)
@@ -190,10 +206,12 @@ impl Engine {
         // The cache keys on (file, text): the variant rides in the text after the platform.
         let key = (path.to_path_buf(), format!("{platform}\n{variant}"));
         if let Some(model) = self.cache.get(&key) {
+            cache_hit(platform);
             return Ok(model);
         }
         let replaced = overrides()?;
         let model = Arc::new(self.load_uncached(path, platform, replaced)?);
+        cache_load(platform);
         self.cache
             .insert(key, Arc::clone(&model), model_file_bytes(path));
         Ok(model)

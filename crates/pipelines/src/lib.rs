@@ -42,7 +42,7 @@ use parking_lot::Mutex;
 pub use error::{PipelineError, Result};
 pub use options::{Border, HighresOptions, TileOptions, UpscaleOptions, UpscaleOrder};
 pub use params::{ImageParams, Size};
-pub use progress::{Cancelled, Progress};
+pub use progress::{Cancelled, Progress, StepObserver};
 pub use stages::JobContext;
 
 /// Shared by all workers: the engine (with its session cache) and parsed tokenizers.

@@ -198,6 +198,8 @@ struct PendingJob {
 struct RunningJob {
     device: usize,
     progress: Arc<Progress>,
+    /// Its pipeline, model and start, for the metrics.
+    timer: crate::metrics::JobTimer,
 }
 
 #[derive(Default)]
@@ -395,7 +397,9 @@ impl JobQueue {
             ready: true,
         };
         let mut table = self.table.lock();
-        table.running.remove(key);
+        if let Some(running) = table.running.remove(key) {
+            running.timer.finish(failed, cancelled);
+        }
         table.clients.remove(key);
         table.finished.insert(key.to_owned(), status);
         self.persist(|store| store.set_finished(key, &status, reason.as_deref()));
@@ -558,7 +562,9 @@ impl JobQueue {
     pub fn cancel(&self, key: &str) -> bool {
         let mut table = self.table.lock();
         if let Some(index) = table.pending.iter().position(|p| p.job.key == key) {
-            table.pending.remove(index);
+            if let Some(pending) = table.pending.remove(index) {
+                crate::metrics::cancelled_pending(&pending.job);
+            }
             table.clients.remove(key);
             let status = JobStatus {
                 cancelled: true,
@@ -576,6 +582,26 @@ impl JobQueue {
             return true;
         }
         false
+    }
+
+    /// How many jobs are in each state, for the metrics.
+    pub fn counts(&self) -> JobCounts {
+        let table = self.table.lock();
+        let mut counts = JobCounts {
+            pending: table.pending.len(),
+            running: table.running.len(),
+            ..JobCounts::default()
+        };
+        for status in table.finished.values() {
+            if status.cancelled {
+                counts.cancelled += 1;
+            } else if status.failed {
+                counts.failed += 1;
+            } else {
+                counts.succeeded += 1;
+            }
+        }
+        counts
     }
 
     /// Pending, running and finished keys with their progress, for `/api/status`.
@@ -613,13 +639,15 @@ impl JobQueue {
             }
             if let Some(index) = table.pending.iter().position(|p| p.device == device) {
                 let pending = table.pending.remove(index).expect("index from position");
-                let progress = Arc::new(Progress::new());
+                let timer = crate::metrics::JobTimer::start(&pending.job);
+                let progress = timer.progress();
                 self.persist(|store| store.set_running(&pending.job.key));
                 table.running.insert(
                     pending.job.key.clone(),
                     RunningJob {
                         device,
                         progress: Arc::clone(&progress),
+                        timer,
                     },
                 );
                 return Some((pending.job, progress));
@@ -681,6 +709,16 @@ impl JobQueue {
 #[derive(Debug, thiserror::Error)]
 #[error("the job could not be recorded, so it was not queued: {0}")]
 pub struct NotRecorded(pub String);
+
+/// Jobs by state; finished ones by outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JobCounts {
+    pub pending: usize,
+    pub running: usize,
+    pub succeeded: usize,
+    pub failed: usize,
+    pub cancelled: usize,
+}
 
 /// A copy of the queue's state at one moment.
 #[derive(Debug, Clone)]

@@ -10,6 +10,7 @@ pub mod images_routes;
 pub mod jobs;
 pub mod limits;
 pub mod listener;
+pub mod metrics;
 pub mod models;
 pub mod names;
 pub mod naming;

@@ -152,6 +152,8 @@ fn run(mut cli: Cli) -> anyhow::Result<()> {
         }
         _ => cli.server.validate()?,
     }
+    // Before anything records: the engine's cache counters go to the same recorder.
+    onnx_web_server::metrics::handle();
     let engine = Engine::new(cli.engine.options(cli.server.cache_models))?;
     let pipelines =
         Arc::new(Pipelines::new(Arc::clone(&engine)).with_models_root(cli.server.models.clone()));

@@ -79,8 +79,9 @@ impl Catalog {
     /// Reads the models folder and the extras files. Problems with single files are logged and
     /// skipped, as onnx-web does.
     pub fn load(root: &Path, extra_files: &[PathBuf]) -> Self {
-        let extras = load_extras(extra_files);
+        let mut extras = load_extras(extra_files);
         let mut models = list_models(root);
+        add_readable_labels(&mut extras.strings, &models);
         for network in &mut models.networks {
             if let Some(tokens) = extras.tokens.get(&network.name) {
                 network.tokens = tokens.clone();
@@ -126,7 +127,7 @@ impl Catalog {
                     json!(network
                         .label
                         .clone()
-                        .unwrap_or_else(|| network.name.clone())),
+                        .unwrap_or_else(|| readable_label(&network.name))),
                 );
                 object.insert("name".into(), json!(network.name));
                 if network.kind == "inversion" {
@@ -316,6 +317,68 @@ pub fn list_models(root: &Path) -> ModelLists {
         correction,
         upscaling,
         networks,
+    }
+}
+
+/// Kind prefixes a readable label leaves out.
+const LABEL_PREFIXES: &[&str] = &[
+    "diffusion-",
+    "diffusion_",
+    "diffusion/",
+    "correction-",
+    "correction_",
+    "correction/",
+    "upscaling-",
+    "upscaling_",
+    "upscaling/",
+];
+
+/// A label for a model that no extras file labels: its name without the kind prefix, split on
+/// `-`, `_` and spaces, each word capitalised (`upscaling-realesr-x4` → `Realesr X4`).
+pub fn readable_label(name: &str) -> String {
+    let base = LABEL_PREFIXES
+        .iter()
+        .find_map(|prefix| name.strip_prefix(prefix))
+        .filter(|rest| rest.chars().any(char::is_alphanumeric))
+        .unwrap_or(name);
+    let words: Vec<String> = base
+        .split(['-', '_', ' ', '/', '\\'])
+        .filter(|word| !word.is_empty())
+        .map(|word| {
+            let mut chars = word.chars();
+            chars.next().map_or_else(String::new, |first| {
+                first.to_uppercase().chain(chars).collect()
+            })
+        })
+        .collect();
+    if words.is_empty() {
+        name.to_owned()
+    } else {
+        words.join(" ")
+    }
+}
+
+/// Gives every listed model a label under `en.translation.model` (what the GUI shows): models
+/// that the extras files do not label (nor name in their `strings`) get [`readable_label`].
+fn add_readable_labels(strings: &mut Value, models: &ModelLists) {
+    let Some(labels) = strings
+        .pointer_mut("/en/translation/model")
+        .and_then(Value::as_object_mut)
+    else {
+        return;
+    };
+    let plain = [&models.diffusion, &models.correction, &models.upscaling]
+        .into_iter()
+        .flatten()
+        .map(|entry| (entry.name.clone(), readable_label(&entry.name)));
+    let networks = models.networks.iter().map(|network| {
+        (
+            format!("{}.{}", network.kind, network.name),
+            readable_label(&network.name),
+        )
+    });
+    for (key, label) in plain.chain(networks) {
+        labels.entry(key).or_insert_with(|| Value::String(label));
     }
 }
 
@@ -858,12 +921,24 @@ mod tests {
         );
         assert_eq!(catalog.network_file("lora", "missing"), None);
 
-        // Labels and hashes from extras.
+        // Labels and hashes from extras; every other model gets a readable label.
         assert_eq!(
             catalog.strings_json(),
             json!({"en": {"translation": {"hello": "Hello", "model": {
-                "diffusion-a": "Model A", "lora.a-lora": "A LoRA"}}}})
+                "diffusion-a": "Model A",
+                "lora.a-lora": "A LoRA",
+                "diffusion-b": "B",
+                "stable-diffusion-onnx-v1-5": "Stable Diffusion Onnx V1 5",
+                "sub-model": "Sub Model",
+                "upscaling-real-esrgan-x4": "Real Esrgan X4",
+                "upscaling-stable-diffusion-x4": "Stable Diffusion X4",
+                "correction-gfpgan": "Gfpgan",
+                "correction-codeformer": "Codeformer",
+                "control.canny": "Canny",
+                "inversion.cubex": "Cubex",
+                "lora.b-lora": "B Lora"}}}})
         );
+        assert_eq!(models["networks"][3]["label"], json!("B Lora"));
         assert_eq!(
             catalog.model_hash("diffusion-a", &root.join("diffusion-a")),
             "ABC"
@@ -881,6 +956,24 @@ mod tests {
             "unknown"
         );
         std::fs::remove_dir_all(&root).ok();
+    }
+
+    #[test]
+    fn readable_labels() {
+        for (name, label) in [
+            ("diffusion-tiny-demo", "Tiny Demo"),
+            (
+                "upscaling-realesr-animevideov3-x4",
+                "Realesr Animevideov3 X4",
+            ),
+            ("correction_gfpgan_v1.4", "Gfpgan V1.4"),
+            ("stable-diffusion-onnx-v1-5", "Stable Diffusion Onnx V1 5"),
+            ("my_lora-SDXL", "My Lora SDXL"),
+            ("diffusion-", "Diffusion"),
+            ("--", "--"),
+        ] {
+            assert_eq!(readable_label(name), label, "{name}");
+        }
     }
 
     #[test]

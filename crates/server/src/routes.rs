@@ -79,6 +79,8 @@ type AppRouter = Router<Arc<AppState>>;
 
 /// The whole HTTP API, with CORS when the configuration allows origins.
 pub fn router(state: Arc<AppState>) -> Router {
+    // Installs the metrics recorder, if the binary has not yet.
+    crate::metrics::handle();
     let api: AppRouter = Router::new()
         .route("/api", get(introspect))
         .route("/api/settings/filters", get(list_filters))
@@ -122,7 +124,8 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/api/restart", post(admin_routes::restart))
         .route("/api/status", get(worker_status))
         .route("/openapi.json", get(crate::openapi::openapi_json))
-        .route("/api/docs", get(crate::openapi::api_docs));
+        .route("/api/docs", get(crate::openapi::api_docs))
+        .route("/metrics", get(metrics));
     let app = api
         .route("/", get(static_files::index))
         .route("/config.json", get(static_files::gui_config))
@@ -133,8 +136,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             ApiError::MethodNotAllowed(format!("method {method} is not allowed here"))
         });
     let cors = cors_layer(&state.config.cors_origins());
-    // Outermost last: every error as JSON, the Host check, timeout, API token, queue limits, then
-    // the request record for durable jobs.
+    // Outermost last: the HTTP metrics (the final status of every answer), every error as JSON,
+    // the Host check, timeout, API token, queue limits, then the request record for durable jobs.
     let app = app
         .layer(from_fn_with_state(
             Arc::clone(&state),
@@ -156,7 +159,8 @@ pub fn router(state: Arc<AppState>) -> Router {
             Arc::clone(&state),
             crate::auth::check_host,
         ))
-        .layer(axum::middleware::from_fn(crate::error::json_errors));
+        .layer(axum::middleware::from_fn(crate::error::json_errors))
+        .layer(axum::middleware::from_fn(crate::metrics::record_http));
     let app = app.with_state(state);
     match cors {
         Some(layer) => app.layer(layer),
@@ -346,6 +350,19 @@ async fn worker_status(
     Ok((StatusCode::OK, Json(status_json(&state.queue.snapshot()))).into_response())
 }
 
+/// `GET /metrics?token=`: the Prometheus text format (admin only; see `metrics`).
+async fn metrics(State(state): State<Arc<AppState>>, _admin: crate::auth::Admin) -> Response {
+    let body = crate::metrics::render(state.queue.counts());
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            crate::metrics::CONTENT_TYPE,
+        )],
+        body,
+    )
+        .into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -451,7 +468,10 @@ mod tests {
         let (_, body) = call_json(&f.state, "GET", "/api/settings/params").await;
         assert_eq!(body["version"], json!("0.12.0"));
         let (_, body) = call_json(&f.state, "GET", "/api/settings/strings").await;
-        assert_eq!(body, json!({"en": {"translation": {"model": {}}}}));
+        assert_eq!(
+            body,
+            json!({"en": {"translation": {"model": {"diffusion-tiny": "Tiny", "lora.shiny": "Shiny"}}}})
+        );
         let (_, body) = call_json(&f.state, "GET", "/api/settings/wildcards").await;
         assert_eq!(body, json!(["colors"]));
         let (_, body) = call_json(&f.state, "GET", "/api/settings/filters").await;
