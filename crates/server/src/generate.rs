@@ -168,7 +168,14 @@ fn prepare(state: &AppState, args: &GenerateArgs) -> anyhow::Result<PreparedJob>
             runtime.block_on(prepare_inpaint(state, &query, uploads))
         }
     };
-    prepared.map_err(api_error)
+    let prepared = prepared.map_err(api_error)?;
+    // The command line is strict: a name that is not in its list is an error here, where the
+    // onnx-web API falls back with a warning.
+    let warnings = prepared.warnings();
+    if !warnings.is_empty() {
+        anyhow::bail!("{}", warnings.join("; "));
+    }
+    Ok(prepared)
 }
 
 /// Runs `onnx-web generate` with the server's configuration (its `outputs` already set to `-o`).

@@ -225,6 +225,17 @@ impl PreparedJob {
         self.platform.as_deref()
     }
 
+    /// Every name that was not in its list and was replaced (`crate::names`), as the response's
+    /// `warnings` says it.
+    pub fn warnings(&self) -> Vec<String> {
+        collect_warnings(
+            &self.base,
+            self.upscale.as_ref(),
+            self.highres.as_ref(),
+            &self.warnings,
+        )
+    }
+
     /// The `parameters` text written into the outputs. Blocking: hashes network files.
     pub fn parameters(&self, state: &AppState) -> String {
         metadata_parameters(state, &self.catalog, &self.base, self.size)
@@ -256,7 +267,7 @@ impl PreparedJob {
             self.border.as_ref(),
             self.highres.as_ref(),
         );
-        let warnings = collect_warnings(base, upscale, highres, &self.warnings);
+        let warnings = self.warnings();
         let response = image_response(
             &outputs, base, self.size, upscale, border, highres, &warnings,
         );

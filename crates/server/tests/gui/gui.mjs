@@ -146,7 +146,7 @@ await step('img2img', async () => {
 await step('inpaint', async () => {
   if (!sourcePng) fail('inpaint needs the txt2img output');
   await openTab('inpaint');
-  await chooseOption('Diffusion Model', 'diffusion-tiny-inpaint');
+  await chooseOption('Diffusion Model', 'Tiny Inpaint'); // diffusion-tiny-inpaint's readable label
   await setNumber('Steps', 4);
   await uploadSource(sourcePng, 'source.png');
   // Paint a stroke on the visible mask canvas, as a user would with the mouse.
@@ -173,7 +173,7 @@ await step('inpaint', async () => {
 await step('upscale', async () => {
   if (!sourcePng) fail('upscale needs the txt2img output');
   await openTab('upscale');
-  await chooseOption('Upscaling Model', 'upscaling-tiny-x2');
+  await chooseOption('Upscaling Model', 'Tiny X2'); // upscaling-tiny-x2's readable label
   await page.getByRole('checkbox', { name: 'Upscale', exact: true }).check();
   // The Upscale row's Scale and Outscale: the only enabled ones (Highres and Face Correction are off).
   for (const label of ['Scale', 'Outscale']) {
@@ -233,7 +233,8 @@ await step('models', async () => {
   await page.getByLabel('Diffusion Model', { exact: true }).first().click();
   const options = await page.getByRole('option').allInnerTexts();
   await page.keyboard.press('Escape');
-  for (const expected of ['diffusion-tiny-int64', 'diffusion-tiny-inpaint']) {
+  // Models the extras file does not label show a readable label made from the folder name.
+  for (const expected of ['Tiny Int64', 'Tiny Inpaint']) {
     if (!options.some((o) => o.includes(expected))) fail(`models: the model menu lacks ${expected}: ${options.join(', ')}`);
   }
   // ... the extras label stands for diffusion-tiny-demo ...
