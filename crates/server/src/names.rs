@@ -266,24 +266,7 @@ pub fn resolve(
 mod tests {
     use super::*;
 
-    const SCHEDULERS: &[&str] = &[
-        "ddim",
-        "ddpm",
-        "deis-multi",
-        "dpm-multi",
-        "dpm-sde",
-        "dpm-single",
-        "euler",
-        "euler-a",
-        "heun",
-        "ipndm",
-        "k-dpm-2-a",
-        "k-dpm-2",
-        "lcm",
-        "lms-discrete",
-        "pndm",
-        "unipc-multi",
-    ];
+    const SCHEDULERS: &[&str] = onnx_web_diffusion::schedulers::SCHEDULER_NAMES;
 
     fn schedulers() -> NameList<'static> {
         NameList {
