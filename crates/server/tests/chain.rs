@@ -16,14 +16,7 @@ use upload::{picture, png, rect_mask};
 
 /// POSTs a JSON chain; returns the status and the body.
 pub fn post_chain(server: &TestServer, chain: &Value) -> (u16, Value) {
-    let response = server
-        .client
-        .post(server.url("/api/chain"))
-        .json(chain)
-        .send()
-        .unwrap();
-    let status = response.status().as_u16();
-    (status, response.json().unwrap())
+    server.post_json("/api/chain", chain)
 }
 
 /// POSTs a chain as the multipart field `chain` (JSON or YAML text), with stage images.

@@ -226,14 +226,7 @@ fn the_chain_response_names_the_size_it_makes() {
         ],
         "defaults": {"seed": 1, "model": "diffusion-tiny-demo"}
     });
-    let response = server
-        .client
-        .post(server.url("/api/chain"))
-        .json(&chain)
-        .send()
-        .unwrap();
-    let status = response.status();
-    let job: Value = response.json().unwrap();
+    let (status, job) = server.post_json("/api/chain", &chain);
     assert_eq!(status, 200, "{job}");
     assert_eq!(
         job["size"],

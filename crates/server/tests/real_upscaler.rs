@@ -213,14 +213,7 @@ fn the_real_upscaler_is_the_default() {
         ]})
     };
     let run = |chain: &Value| -> RgbImage {
-        let response = server
-            .client
-            .post(server.url("/api/chain"))
-            .json(chain)
-            .send()
-            .unwrap();
-        let status = response.status().as_u16();
-        let job: Value = response.json().unwrap();
+        let (status, job) = server.post_json("/api/chain", chain);
         assert_eq!(status, 200, "{job}");
         let (mut images, _) = result(&server, &job);
         images.remove(0)

@@ -129,14 +129,7 @@ impl Fake {
 }
 
 fn post_chain(server: &TestServer, chain: &Value) -> Value {
-    let response = server
-        .client
-        .post(server.url("/api/chain"))
-        .json(chain)
-        .send()
-        .unwrap();
-    let status = response.status().as_u16();
-    let body: Value = response.json().unwrap();
+    let (status, body) = server.post_json("/api/chain", chain);
     assert_eq!(status, 200, "{body}");
     body
 }

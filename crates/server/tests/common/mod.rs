@@ -176,6 +176,13 @@ impl TestServer {
         self.client.post(self.url(path)).send().unwrap()
     }
 
+    /// POSTs a JSON body; returns the status and the JSON answer.
+    pub fn post_json(&self, path: &str, body: &Value) -> (u16, Value) {
+        let response = self.client.post(self.url(path)).json(body).send().unwrap();
+        let status = response.status().as_u16();
+        (status, response.json().unwrap())
+    }
+
     /// POSTs a txt2img request and returns the job description.
     pub fn txt2img(&self, query: &str) -> Value {
         let response = self.post(&format!("/api/txt2img?{query}"));
