@@ -2,6 +2,7 @@
 //! `source-url` address policy, through the real server on the tiny models.
 
 mod common;
+mod moto;
 mod upload;
 
 use std::io::{Read, Write};
@@ -10,6 +11,7 @@ use std::time::Duration;
 
 use common::{workspace_root, TestServer};
 use image::{Rgb, RgbImage};
+use moto::Moto;
 use reqwest::blocking::multipart::{Form, Part};
 use serde_json::{json, Value};
 use upload::{picture, png, rect_mask};
@@ -466,81 +468,9 @@ fn source_url_refuses_private_addresses_unless_allowed() {
     assert_eq!(finish(&server, &job)["failed"], true);
 }
 
-/// A moto S3 server from the project venv on a free port, stopped on drop.
-struct Moto {
-    child: std::process::Child,
-    endpoint: String,
-}
-
-impl Moto {
-    fn start() -> Self {
-        let python = workspace_root().join(".venv/bin/python");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = std::process::Command::new(&python)
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("moto from the venv: run scripts/setup.sh");
-        let endpoint = format!("http://127.0.0.1:{port}");
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "moto did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Self { child, endpoint }
-    }
-
-    fn create_bucket(&self, bucket: &str) {
-        let response = reqwest::blocking::Client::new()
-            .put(format!("{}/{bucket}", self.endpoint))
-            .send()
-            .unwrap();
-        assert!(response.status().is_success(), "{}", response.status());
-    }
-}
-
-impl Moto {
-    /// The object's bytes, fetched by boto3 (installed with moto) with moto's test credentials.
-    fn get_object(&self, bucket: &str, key: &str) -> Vec<u8> {
-        let script = "import sys, boto3\n\
-            s3 = boto3.client('s3', endpoint_url=sys.argv[1], region_name='us-east-1',\n\
-                aws_access_key_id='testing', aws_secret_access_key='testing')\n\
-            sys.stdout.buffer.write(s3.get_object(Bucket=sys.argv[2], Key=sys.argv[3])['Body'].read())\n";
-        let output = std::process::Command::new(workspace_root().join(".venv/bin/python"))
-            .args(["-c", script, &self.endpoint, bucket, key])
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        output.stdout
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn s3_stages_round_trip_through_a_real_s3_server() {
-    let moto = Moto::start();
+    let moto = Moto::start("127.0.0.1");
     moto.create_bucket("chain-outputs");
     let env = [
         ("ONNX_WEB_S3_ENDPOINT", moto.endpoint.as_str()),

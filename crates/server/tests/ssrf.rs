@@ -6,6 +6,7 @@
 //! so the test cannot pass by refusing everything. All traffic stays on 127.0.0.0/8.
 
 mod common;
+mod moto;
 mod upload;
 
 use std::io::{Read, Write};
@@ -14,7 +15,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{workspace_root, TestServer};
+use common::TestServer;
+use moto::Moto;
 use serde_json::{json, Value};
 use upload::{picture, png};
 
@@ -262,62 +264,13 @@ fn a_bad_allow_entry_stops_the_server_at_start_up() {
     );
 }
 
-/// A moto S3 server from the project venv on 127.0.0.2, stopped on drop.
-struct Moto {
-    child: std::process::Child,
-    endpoint: String,
-}
-
-impl Moto {
-    fn start() -> Self {
-        let port = TcpListener::bind("127.0.0.2:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = std::process::Command::new(workspace_root().join(".venv/bin/python"))
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.2",
-                "-p",
-                &port.to_string(),
-            ])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("moto from the venv: run scripts/setup.sh");
-        let deadline = std::time::Instant::now() + Duration::from_secs(60);
-        while TcpStream::connect(("127.0.0.2", port)).is_err() {
-            assert!(std::time::Instant::now() < deadline, "moto did not start");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Self {
-            child,
-            endpoint: format!("http://127.0.0.2:{port}"),
-        }
-    }
-}
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn s3_stages_reach_a_trusted_endpoint_given_by_the_stage() {
     let canary = Canary::start();
     let image = picture(20, 12);
     let fake = Fake::start(canary.port, png(&image));
-    let moto = Moto::start();
-    let response = reqwest::blocking::Client::new()
-        .put(format!("{}/ssrf-bucket", moto.endpoint))
-        .send()
-        .unwrap();
-    assert!(response.status().is_success(), "{}", response.status());
+    let moto = Moto::start("127.0.0.2");
+    moto.create_bucket("ssrf-bucket");
     let env = [
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
